@@ -1,1 +1,63 @@
-fn main() {}
+//! tong: an OCI container runtime with runc's command line.
+
+mod bundle;
+mod caps;
+mod cgroups;
+mod cli;
+mod commands;
+mod hooks;
+mod logging;
+mod namespaces;
+mod paths;
+mod process;
+mod rootfs;
+mod safe_fs;
+mod signals;
+mod state;
+mod sync;
+mod tty;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use commands::Global;
+
+const SPEC_VERSION: &str = "1.2.0";
+
+fn main() {
+    let cli = Cli::parse();
+    logging::init(cli.log.clone(), cli.log_format, cli.debug);
+    if cli.version {
+        println!("tong version {}\nspec: {SPEC_VERSION}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        std::process::exit(1);
+    };
+    let g = Global {
+        root: cli.root.clone().unwrap_or_else(paths::default_root),
+        systemd_cgroup: cli.systemd_cgroup,
+    };
+    match dispatch(&g, command) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            logging::error(&format!("{e:#}"));
+            std::process::exit(1);
+        }
+    }
+}
+
+fn dispatch(g: &Global, command: Command) -> anyhow::Result<i32> {
+    use commands::*;
+    match command {
+        Command::Create(a) => create::create(g, &a, None).map(|_| 0),
+        Command::Start(a) => start::start(&g.root, &a.id).map(|_| 0),
+        Command::Run(a) => run::run(g, &a),
+        Command::State(a) => state::state(&g.root, &a.id).map(|_| 0),
+        Command::Kill(a) => kill::kill(&g.root, &a.id, &a.signal, a.all).map(|_| 0),
+        Command::Delete(a) => delete::delete(&g.root, &a.id, a.force).map(|_| 0),
+        Command::List(a) => list::list(&g.root, a.quiet, a.format).map(|_| 0),
+        Command::Spec(a) => spec::spec(&a.bundle, a.rootless).map(|_| 0),
+    }
+}

@@ -1,0 +1,93 @@
+//! Capabilities: drop from the bounding set, then set effective, permitted and
+//! inheritable in one capset, then raise the ambient ones.
+
+use anyhow::{Context, Result};
+use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
+use std::str::FromStr;
+
+fn index(c: &Capability) -> Option<u8> {
+    caps::Capability::from_str(&format!("CAP_{c}")).ok().map(|c| c.index())
+}
+
+fn mask(set: &Option<Capabilities>) -> u64 {
+    set.iter()
+        .flatten()
+        .filter_map(index)
+        .fold(0u64, |m, i| m | (1u64 << i))
+}
+
+fn last_cap() -> u8 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+/// Drops every capability not in the bounding set. Needs CAP_SETPCAP, so it runs
+/// before the switch to the container's user.
+pub fn drop_bounding(c: &LinuxCapabilities) -> Result<()> {
+    let keep = mask(c.bounding());
+    for i in 0..=last_cap() {
+        if keep & (1 << i) == 0 {
+            // SAFETY: plain prctl.
+            let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, i as libc::c_ulong, 0, 0, 0) };
+            if r != 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EINVAL) {
+                    return Err(e).context("drop bounding capability");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Sets effective/permitted/inheritable exactly, then the ambient set.
+pub fn apply(c: &LinuxCapabilities) -> Result<()> {
+    let (e, p, i) = (mask(c.effective()), mask(c.permitted()), mask(c.inheritable()));
+    let hdr = CapHeader {
+        version: 0x20080522,
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: e as u32,
+            permitted: p as u32,
+            inheritable: i as u32,
+        },
+        CapData {
+            effective: (e >> 32) as u32,
+            permitted: (p >> 32) as u32,
+            inheritable: (i >> 32) as u32,
+        },
+    ];
+    // SAFETY: header and two data structs as capset(2) v3 expects.
+    if unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("capset");
+    }
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    let amb = mask(c.ambient());
+    for bit in 0..64 {
+        if amb & (1 << bit) != 0 {
+            // Ambient needs the cap in permitted and inheritable; like runc, a cap
+            // that can't be raised is skipped rather than fatal.
+            // SAFETY: plain prctl.
+            unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE, bit as libc::c_ulong, 0, 0) };
+        }
+    }
+    Ok(())
+}

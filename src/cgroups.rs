@@ -1,0 +1,100 @@
+//! The container's cgroup, through libcgroups (v1, hybrid and v2 alike).
+
+use anyhow::{anyhow, Result};
+use libcgroups::common::{
+    create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt,
+};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use std::path::{Path, PathBuf};
+
+pub struct Cgroup {
+    manager: AnyCgroupManager,
+}
+
+impl Cgroup {
+    pub fn open(path: &Path, id: &str, systemd: bool) -> Result<Cgroup> {
+        let manager = create_cgroup_manager(CgroupConfig {
+            cgroup_path: path.to_path_buf(),
+            systemd_cgroup: systemd,
+            container_name: id.to_string(),
+        })
+        .map_err(|e| anyhow!("cgroup {}: {e}", path.display()))?;
+        Ok(Cgroup { manager })
+    }
+
+    pub fn add(&self, pid: Pid) -> Result<()> {
+        self.manager
+            .add_task(pid)
+            .map_err(|e| anyhow!("join cgroup: {e}"))
+    }
+
+    pub fn apply(&self, resources: &LinuxResources, devices: &[LinuxDeviceCgroup]) -> Result<()> {
+        let mut r = resources.clone();
+        let mut rules = r.devices().clone().unwrap_or_default();
+        rules.extend_from_slice(devices);
+        r.set_devices(Some(rules));
+        let opt = ControllerOpt {
+            resources: &r,
+            disable_oom_killer: r.memory().as_ref().and_then(|m| m.disable_oom_killer()).unwrap_or(false),
+            oom_score_adj: None,
+            freezer_state: None,
+        };
+        self.manager
+            .apply(&opt)
+            .map_err(|e| anyhow!("apply cgroup resources: {e}"))
+    }
+
+    pub fn pids(&self) -> Result<Vec<Pid>> {
+        self.manager
+            .get_all_pids()
+            .map_err(|e| anyhow!("list cgroup processes: {e}"))
+    }
+
+    pub fn remove(&self) -> Result<()> {
+        self.manager
+            .remove()
+            .map_err(|e| anyhow!("remove cgroup: {e}"))
+    }
+
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        use libcgroups::common::FreezerState;
+        let s = if frozen { FreezerState::Frozen } else { FreezerState::Thawed };
+        self.manager.freeze(s).map_err(|e| anyhow!("freezer: {e}"))
+    }
+}
+
+/// Device rules every container gets after its own (runc's allowed devices):
+/// mknod of anything, and the default devices plus ptys.
+pub fn default_device_rules(spec_devices: &[oci_spec::runtime::LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
+    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true);
+        r.set_typ(Some(typ));
+        r.set_major(major);
+        r.set_minor(minor);
+        r.set_access(Some(access.to_string()));
+        r
+    };
+    let mut v = vec![
+        rule(LinuxDeviceType::C, None, None, "m"),
+        rule(LinuxDeviceType::B, None, None, "m"),
+    ];
+    for (ma, mi) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)] {
+        v.push(rule(LinuxDeviceType::C, Some(ma), Some(mi), "rwm"));
+    }
+    v.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));
+    v.extend(spec_devices.iter().map(LinuxDeviceCgroup::from));
+    v
+}
+
+/// Whether the container's cgroup is frozen (v1 freezer.state or v2 cgroup.freeze).
+pub fn is_frozen(path: &Path) -> bool {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let v1 = PathBuf::from("/sys/fs/cgroup/freezer").join(rel).join("freezer.state");
+    if let Ok(s) = std::fs::read_to_string(&v1) {
+        return s.trim() != "THAWED";
+    }
+    let v2 = PathBuf::from("/sys/fs/cgroup").join(rel).join("cgroup.freeze");
+    std::fs::read_to_string(v2).is_ok_and(|s| s.trim() == "1")
+}

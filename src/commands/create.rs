@@ -1,0 +1,260 @@
+//! `create`: the parent side of the init's set-up. Makes the state dir (refusing a
+//! duplicate id first), forks the init with clone3, places it in its cgroup,
+//! writes its id maps, runs the runtime-namespace hooks when the init asks, and
+//! exits once the init is ready. Any failure undoes all of it.
+
+use super::Global;
+use crate::bundle::{self, Plan};
+use crate::cgroups::{self, Cgroup};
+use crate::cli::CreateArgs;
+use crate::namespaces::{self, ParentJoin};
+use crate::process::clone::{clone3, Forked};
+use crate::process::init::{self, InitArgs};
+use crate::state::{Container, State, Status};
+use crate::sync::{self, Msg};
+use crate::{debug, hooks, paths};
+use anyhow::{bail, Context, Result};
+use nix::sys::socket::{bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxNamespaceType as T;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+pub const START_SOCK: &str = "exec.sock";
+
+pub struct Created {
+    pub container: Container,
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+}
+
+/// Undoes a half-made container: kills the init, removes the cgroup and state dir.
+struct Cleanup {
+    dir: PathBuf,
+    cgroup: Option<Cgroup>,
+    child: Option<(Pid, OwnedFd)>,
+    armed: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some((pid, fd)) = self.child.take() {
+            let _ = crate::signals::pidfd_send(&fd, libc::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.remove() {
+                crate::logging::warn(&format!("cleanup: {e:#}"));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn oci_state_json(s: &State, status: Status, pid: i32) -> String {
+    let mut v = serde_json::json!({
+        "ociVersion": s.oci_version,
+        "id": s.id,
+        "status": status,
+        "pid": pid,
+        "bundle": s.bundle,
+    });
+    if !s.annotations.is_empty() {
+        v["annotations"] = serde_json::json!(s.annotations);
+    }
+    v.to_string()
+}
+
+pub fn now_rfc3339_nano() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let s = crate::logging::rfc3339(d.as_secs() as i64, Some(d.subsec_nanos()));
+    // Go's RFC3339Nano drops trailing zeros of the fraction, as runc prints it.
+    let (head, frac) = s.trim_end_matches('Z').split_once('.').unwrap_or((&s, ""));
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{head}Z")
+    } else {
+        format!("{head}.{frac}Z")
+    }
+}
+
+fn start_socket(dir: &std::fs::File) -> Result<OwnedFd> {
+    let s = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
+    // Through the dir fd: sun_path is too short for deep roots with 64-char ids.
+    let addr = UnixAddr::new(format!("/proc/self/fd/{}/{START_SOCK}", dir.as_raw_fd()).as_str())?;
+    bind(s.as_raw_fd(), &addr).context("bind start socket")?;
+    listen(&s, Backlog::new(1)?).context("listen on start socket")?;
+    Ok(s)
+}
+
+fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
+    let s = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    connect(s.as_raw_fd(), &UnixAddr::new(path)?)
+        .with_context(|| format!("connect to console socket {}", path.display()))?;
+    Ok(s)
+}
+
+/// fds 3.. that go to the container: --preserve-fds plus systemd's LISTEN_FDS.
+fn kept_fds(a: &CreateArgs) -> (u32, Vec<String>) {
+    let listen: u32 = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let env = if listen > 0 {
+        vec![format!("LISTEN_FDS={listen}"), "LISTEN_PID=1".to_string()]
+    } else {
+        Vec::new()
+    };
+    (a.preserve_fds + listen, env)
+}
+
+pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> Result<Created> {
+    paths::validate_id(&a.id)?;
+    if g.systemd_cgroup {
+        bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs manager)");
+    }
+    let plan = bundle::load(&a.bundle, &a.id)?;
+    debug!("bundle {} loaded, rootfs {}", plan.bundle.display(), plan.rootfs.display());
+    let console = match (plan.terminal(), console_override, &a.console_socket) {
+        (true, Some(fd), _) => Some(fd),
+        (true, None, Some(p)) => Some(connect_console(p)?),
+        (true, None, None) => bail!("cannot allocate tty if tong will detach without setting console socket"),
+        (false, _, _) => None,
+    };
+    let state = State {
+        id: a.id.clone(),
+        oci_version: plan.spec.version().clone(),
+        pid: 0,
+        pid_start_time: 0,
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: now_rfc3339_nano(),
+        owner: owner_name(),
+        annotations: plan.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        cgroup_path: plan.cgroup_path.clone(),
+        owns_cgroup: true,
+        hooks: plan.spec.hooks().clone(),
+        created_ok: false,
+    };
+    let mut c = Container::create_dir(&g.root, state)?;
+    let mut guard = Cleanup {
+        dir: c.dir.clone(),
+        cgroup: None,
+        child: None,
+        armed: true,
+    };
+    guard.cgroup = Some(Cgroup::open(&plan.cgroup_path, &a.id, g.systemd_cgroup)?);
+    let dir = std::fs::File::open(&c.dir)?;
+    let start_sock = start_socket(&dir)?;
+    let (parent, child) = sync::pair()?;
+    let (keep_fds, extra_env) = kept_fds(a);
+
+    let join = ParentJoin::enter(&plan.ns)?;
+    let flags = if plan.ns.get(T::User).is_some_and(|n| n.path.is_some()) {
+        // The init joins the user namespace first and unshares the rest itself.
+        nix::sched::CloneFlags::empty()
+    } else {
+        plan.ns.clone_flags()
+    };
+    let forked = clone3(flags.bits() as u64);
+    if let Ok(Forked::Child) = forked {
+        // The state dir's flock must not live on in the init.
+        drop((parent, c, dir));
+        std::mem::forget(guard);
+        init::run(InitArgs {
+            plan: &plan,
+            chan: child,
+            start_sock,
+            console,
+            no_pivot: a.no_pivot,
+            no_new_keyring: a.no_new_keyring,
+            keep_fds,
+            extra_env,
+        });
+    }
+    join.restore()?;
+    let Forked::Parent { pid, pidfd } = forked? else {
+        unreachable!("the child never returns from init::run")
+    };
+    drop((child, start_sock, console));
+    guard.child = Some((pid, pidfd));
+    debug!("init forked as pid {pid}");
+
+    place_in_cgroup(&plan, guard.cgroup.as_ref().expect("opened above"), pid)?;
+    if plan.ns.is_new(T::User) {
+        let l = plan.linux().expect("validated linux");
+        namespaces::write_id_maps(
+            pid.as_raw(),
+            l.uid_mappings().as_deref().unwrap_or(&[]),
+            l.gid_mappings().as_deref().unwrap_or(&[]),
+        )?;
+    }
+    if let Some(adj) = plan.process().oom_score_adj() {
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+            .with_context(|| format!("set oom_score_adj {adj}"))?;
+    }
+    parent.send(&Msg::Proceed)?;
+    loop {
+        match parent.expect("it was ready")? {
+            Msg::RunHooks => {
+                let state = oci_state_json(&c.state, Status::Creating, pid.as_raw());
+                let h = plan.spec.hooks().as_ref();
+                hooks::run_all("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
+                hooks::run_all("createRuntime", h.and_then(|h| h.create_runtime().as_ref()), &state)?;
+                parent.send(&Msg::HooksDone { state })?;
+            }
+            Msg::Ready => break,
+            m => bail!("unexpected message from init: {m:?}"),
+        }
+    }
+    c.state.pid = pid.as_raw();
+    c.state.pid_start_time = crate::state::start_time(pid.as_raw()).context("container init exited during create")?;
+    c.state.created_ok = true;
+    c.save()?;
+    if let Some(f) = &a.pid_file {
+        write_pid_file(f, pid.as_raw())?;
+    }
+    debug!("container {} created", a.id);
+    guard.armed = false;
+    let (pid, pidfd) = guard.child.take().expect("set above");
+    Ok(Created {
+        container: c,
+        pid,
+        pidfd,
+    })
+}
+
+fn place_in_cgroup(plan: &Plan, cg: &Cgroup, pid: Pid) -> Result<()> {
+    cg.add(pid)?;
+    let l = plan.linux();
+    let resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
+    let devices = cgroups::default_device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));
+    cg.apply(&resources, &devices)
+}
+
+/// Written through a temp file and rename: callers poll for it.
+pub fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    std::fs::write(&tmp, pid.to_string()).with_context(|| format!("write pid file {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("write pid file {}", path.display()))?;
+    Ok(())
+}
+
+fn owner_name() -> String {
+    let uid = nix::unistd::geteuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}

@@ -1,0 +1,57 @@
+//! `delete`: remove a stopped (or, with --force, any) container: its processes,
+//! cgroup, then poststop hooks and the state dir.
+
+use super::create::oci_state_json;
+use crate::cgroups::Cgroup;
+use crate::state::{Container, Corrupt, NotExist, Status};
+use crate::{debug, hooks};
+use anyhow::{bail, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let c = match Container::load(root, id) {
+        Ok(c) => c,
+        Err(e) if e.is::<NotExist>() && force => return Ok(()),
+        Err(e) if force && e.is::<Corrupt>() => {
+            // Nothing in it can be trusted; remove what is ours to remove.
+            let dir = &e.downcast_ref::<Corrupt>().expect("checked").dir;
+            crate::logging::warn(&format!("{e}; removing {}", dir.display()));
+            let _ = std::fs::remove_dir_all(dir);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let status = c.status();
+    match status {
+        Status::Stopped => {}
+        Status::Created => kill_and_wait(&c)?,
+        _ if force => kill_and_wait(&c)?,
+        s => bail!("cannot delete container {id} that is not stopped: {s}"),
+    }
+    destroy(&c)
+}
+
+fn kill_and_wait(c: &Container) -> Result<()> {
+    super::kill::signal_all(c, libc::SIGKILL)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.init_alive() {
+        if Instant::now() > deadline {
+            bail!("container init {} did not die after SIGKILL", c.state.pid);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+pub fn destroy(c: &Container) -> Result<()> {
+    if c.state.owns_cgroup {
+        let cg = Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?;
+        cg.remove()?;
+    }
+    let state = oci_state_json(&c.state, Status::Stopped, 0);
+    hooks::run_all_warn("poststop", c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()), &state);
+    c.remove_dir()?;
+    debug!("container {} deleted", c.state.id);
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! `start`: tells a created container's init to exec the user process, waits
+//! until it has (the init's connection closes on exec), then runs poststart hooks.
+
+use super::create::{oci_state_json, START_SOCK};
+use crate::state::{Container, Status};
+use crate::{debug, hooks};
+use anyhow::{bail, Context, Result};
+use nix::sys::socket::{connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let c = Container::load(root, id)?;
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Creating => bail!("cannot start a container that is still being created"),
+        Status::Running | Status::Paused => bail!("cannot start an already running container"),
+    }
+    let dir = std::fs::File::open(&c.dir)?;
+    let s = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
+    let addr = UnixAddr::new(format!("/proc/self/fd/{}/{START_SOCK}", dir.as_raw_fd()).as_str())?;
+    connect(s.as_raw_fd(), &addr).context("reach the container's init")?;
+    send(s.as_raw_fd(), b"s", MsgFlags::MSG_NOSIGNAL).context("release the container's init")?;
+    // From here the container counts as started, whatever happens next.
+    let _ = std::fs::remove_file(c.fifo_path());
+    let mut b = [0u8; 1];
+    // EOF once the init has exec'd (its end is close-on-exec) or died.
+    let _ = nix::sys::socket::recv(s.as_raw_fd(), &mut b, MsgFlags::empty());
+    debug!("container {id} started");
+    let state = oci_state_json(&c.state, Status::Running, c.state.pid);
+    hooks::run_all_warn("poststart", c.state.hooks.as_ref().and_then(|h| h.poststart().as_ref()), &state);
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Namespaces: which are new (clone flags), which are joined by path, and the
+//! user namespace's id maps.
+//!
+//! Joined namespaces (other than user) are entered by the parent just around the
+//! clone3 and left again right after, so the init is born inside them and the
+//! parent's own view (paths, hooks' network) is unchanged. The cgroup and time
+//! namespaces are made by the init itself: cgroup after it was moved into its
+//! cgroup (so the namespace root is the container's cgroup), time because its
+//! offsets must be written before any process lives in it.
+
+use anyhow::{bail, Context, Result};
+use nix::sched::{setns, CloneFlags};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType as T};
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    pub typ: T,
+    pub path: Option<PathBuf>,
+}
+
+pub fn flag(t: T) -> CloneFlags {
+    match t {
+        T::Mount => CloneFlags::CLONE_NEWNS,
+        T::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        T::Uts => CloneFlags::CLONE_NEWUTS,
+        T::Ipc => CloneFlags::CLONE_NEWIPC,
+        T::User => CloneFlags::CLONE_NEWUSER,
+        T::Pid => CloneFlags::CLONE_NEWPID,
+        T::Network => CloneFlags::CLONE_NEWNET,
+        T::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+/// The name under /proc/PID/ns/ (pid and time are entered through their
+/// `_for_children` links by the parent).
+pub fn proc_name(t: T) -> &'static str {
+    match t {
+        T::Mount => "mnt",
+        T::Cgroup => "cgroup",
+        T::Uts => "uts",
+        T::Ipc => "ipc",
+        T::User => "user",
+        T::Pid => "pid",
+        T::Network => "net",
+        T::Time => "time",
+    }
+}
+
+pub struct NsPlan {
+    pub list: Vec<Namespace>,
+}
+
+impl NsPlan {
+    pub fn get(&self, t: T) -> Option<&Namespace> {
+        self.list.iter().find(|n| n.typ == t)
+    }
+    pub fn is_new(&self, t: T) -> bool {
+        self.get(t).is_some_and(|n| n.path.is_none())
+    }
+    pub fn has(&self, t: T) -> bool {
+        self.get(t).is_some()
+    }
+
+    /// Flags for clone3: every new namespace but cgroup and time (the init makes those).
+    pub fn clone_flags(&self) -> CloneFlags {
+        let mut f = CloneFlags::empty();
+        for n in self.list.iter().filter(|n| n.path.is_none()) {
+            if !matches!(n.typ, T::Cgroup | T::Time) {
+                f |= flag(n.typ);
+            }
+        }
+        f
+    }
+}
+
+/// The parent's own namespaces, saved while it stands in joined ones for the clone.
+pub struct ParentJoin {
+    saved: Vec<(File, CloneFlags)>,
+}
+
+impl ParentJoin {
+    /// Enters every namespace joined by path except user (the init joins that).
+    pub fn enter(ns: &NsPlan) -> Result<ParentJoin> {
+        let mut join = ParentJoin { saved: Vec::new() };
+        // Open every target first so a bad path fails before we move at all.
+        let mut targets = Vec::new();
+        for n in &ns.list {
+            let (Some(path), false) = (&n.path, n.typ == T::User) else {
+                continue;
+            };
+            let f = File::open(path)
+                .with_context(|| format!("open {} namespace {}", proc_name(n.typ), path.display()))?;
+            targets.push((n.typ, path.clone(), f));
+        }
+        for (typ, path, f) in targets {
+            let own = match typ {
+                T::Pid => "/proc/self/ns/pid_for_children".to_string(),
+                T::Time => "/proc/self/ns/time_for_children".to_string(),
+                t => format!("/proc/self/ns/{}", proc_name(t)),
+            };
+            let saved = File::open(&own).with_context(|| format!("open {own}"))?;
+            setns(f.as_fd(), flag(typ)).with_context(|| {
+                format!("join {} namespace {}", proc_name(typ), path.display())
+            })?;
+            join.saved.push((saved, flag(typ)));
+        }
+        Ok(join)
+    }
+
+    /// Returns the parent to the namespaces it started in.
+    pub fn restore(mut self) -> Result<()> {
+        while let Some((f, fl)) = self.saved.pop() {
+            setns(f.as_fd(), fl).context("return to the runtime's namespace")?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes uid_map and gid_map of a child in a new user namespace.
+pub fn write_id_maps(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<()> {
+    let fmt = |m: &[LinuxIdMapping]| {
+        m.iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>()
+    };
+    if uids.is_empty() || gids.is_empty() {
+        bail!("user namespace requires linux.uidMappings and linux.gidMappings");
+    }
+    for (file, data) in [("uid_map", fmt(uids)), ("gid_map", fmt(gids))] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, data).with_context(|| format!("write {path}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clone_flags_leave_cgroup_time_and_joined_to_the_init() {
+        let ns = NsPlan {
+            list: vec![
+                Namespace { typ: T::Pid, path: None },
+                Namespace { typ: T::Network, path: Some("/run/netns/x".into()) },
+                Namespace { typ: T::Cgroup, path: None },
+                Namespace { typ: T::Time, path: None },
+                Namespace { typ: T::Mount, path: None },
+            ],
+        };
+        let f = ns.clone_flags();
+        assert_eq!(f, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
+        assert!(ns.is_new(T::Cgroup) && !ns.is_new(T::Network) && ns.has(T::Network));
+    }
+}

@@ -1,0 +1,53 @@
+//! Where state lives: the --root directory and one directory per container id.
+
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+/// `/run/tong` as root; `$XDG_RUNTIME_DIR/tong` only for a non-root caller with a
+/// non-empty XDG_RUNTIME_DIR (conmon leaks `XDG_RUNTIME_DIR=` as root).
+pub fn default_root() -> PathBuf {
+    if !nix::unistd::geteuid().is_root() {
+        if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir).join("tong");
+        }
+    }
+    PathBuf::from("/run/tong")
+}
+
+/// Refuses ids that could escape the root or confuse tools: runc's rule
+/// (letters, digits, `_ + - .`), not `.`/`..`, at most 1024 bytes.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'));
+    if !ok {
+        bail!("invalid container ID format: {id:?}");
+    }
+    Ok(())
+}
+
+pub fn container_dir(root: &Path, id: &str) -> PathBuf {
+    root.join(id)
+}
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.sock";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["a", "abc-1.2_3+x", &"f".repeat(64), &"x".repeat(1024)] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "é", &"x".repeat(1025), "a\0"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+}

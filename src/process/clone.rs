@@ -1,0 +1,57 @@
+//! clone3 straight from the tong process: no re-exec, no threads, so the child
+//! can keep running our Rust code with an exact copy of the plan in memory.
+
+use anyhow::{Context, Result};
+use nix::unistd::Pid;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+pub enum Forked {
+    Parent { pid: Pid, pidfd: OwnedFd },
+    Child,
+}
+
+/// Forks with `flags` (namespace flags) plus CLONE_PIDFD. Safe only because the
+/// caller is single-threaded: the child gets a consistent copy of the heap.
+pub fn clone3(flags: u64) -> Result<Forked> {
+    let mut pidfd: libc::c_int = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 without a new stack behaves like fork; we pass a valid struct
+    // and its size.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        -1 => Err(std::io::Error::last_os_error()).context("clone3"),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: Pid::from_raw(pid as i32),
+            // SAFETY: the kernel filled in a new pidfd we now own.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}

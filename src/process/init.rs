@@ -1,0 +1,317 @@
+//! The container's init: forked by `create`, it sets the container up step by
+//! step (order matters; see ARCHITECTURE.md), reports Ready, waits for `start`,
+//! and execs the user process. Any error is sent to the parent and ends it.
+
+use crate::bundle::Plan;
+use crate::hooks;
+use crate::rootfs;
+use crate::sync::{Channel, Msg};
+use anyhow::{Context, Result};
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::LinuxNamespaceType as T;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+pub struct InitArgs<'a> {
+    pub plan: &'a Plan,
+    pub chan: Channel,
+    /// Listening socket `start` connects to.
+    pub start_sock: OwnedFd,
+    /// Connected console socket, with process.terminal.
+    pub console: Option<OwnedFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// fds 3.. that are handed to the container as they are.
+    pub keep_fds: u32,
+    pub extra_env: Vec<String>,
+}
+
+/// Whether the init asks the parent to run hooks (and so learns the state JSON).
+pub fn needs_hook_sync(plan: &Plan) -> bool {
+    plan.spec.hooks().as_ref().is_some_and(|h| {
+        [h.prestart(), h.create_runtime(), h.create_container(), h.start_container()]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+    })
+}
+
+pub fn run(a: InitArgs) -> ! {
+    let err = match setup(&a) {
+        Ok(exec) => match wait_and_exec(&a, exec) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        },
+        Err(e) => {
+            let _ = a.chan.send(&Msg::Error(format!("{e:#}")));
+            // SAFETY: leave without running the parent's atexit handlers or destructors.
+            unsafe { libc::_exit(1) }
+        }
+    };
+    // After Ready the parent is gone: stderr is all we have.
+    eprintln!("tong init: {err:#}");
+    // SAFETY: as above.
+    unsafe { libc::_exit(127) }
+}
+
+/// What is left to do once `start` arrives.
+struct Exec {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    state: String,
+}
+
+fn prctl(op: libc::c_int, arg: libc::c_ulong) -> Result<()> {
+    // SAFETY: plain prctl with integer arguments.
+    if unsafe { libc::prctl(op, arg, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("prctl({op})"));
+    }
+    Ok(())
+}
+
+fn setup(a: &InitArgs) -> Result<Exec> {
+    let plan = a.plan;
+    // If create dies before we are ready, so do we.
+    prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
+    // Not dumpable until execve: nothing in the container may ptrace us or open
+    // our /proc files (CVE-2016-9962, CVE-2019-5736).
+    prctl(libc::PR_SET_DUMPABLE, 0)?;
+    mark_cloexec_from(3 + a.keep_fds);
+    match a.chan.expect("setup")? {
+        Msg::Proceed => {}
+        m => anyhow::bail!("unexpected message {m:?}"),
+    }
+    join_late_namespaces(plan)?;
+    if let Some(h) = plan.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).context("sethostname")?;
+    }
+    if let Some(d) = plan.spec.domainname().as_ref().filter(|d| !d.is_empty()) {
+        // SAFETY: pointer and length of a live string.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("setdomainname");
+        }
+    }
+    let new_mnt = plan.ns.is_new(T::Mount);
+    if new_mnt {
+        rootfs::prepare(plan)?;
+    }
+    let mut state = String::new();
+    if needs_hook_sync(plan) {
+        a.chan.send(&Msg::RunHooks)?;
+        match a.chan.expect("hooks")? {
+            Msg::HooksDone { state: s } => state = s,
+            m => anyhow::bail!("unexpected message {m:?}"),
+        }
+        let h = plan.spec.hooks().as_ref();
+        hooks::run_all("createContainer", h.and_then(|h| h.create_container().as_ref()), &state)?;
+    }
+    if new_mnt {
+        rootfs::enter(plan, a.no_pivot)?;
+    } else {
+        nix::unistd::chdir(&plan.rootfs).context("chdir rootfs")?;
+        nix::unistd::chroot(".").context("chroot")?;
+    }
+    nix::unistd::setsid().context("setsid")?;
+    if plan.terminal() {
+        console(a)?;
+    }
+    if new_mnt {
+        rootfs::finish(plan)?;
+    }
+    let p = plan.process();
+    set_rlimits(p)?;
+    if !a.no_new_keyring {
+        // A fresh session keyring, so the container can't see the host's keys.
+        // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) makes an anonymous keyring.
+        unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) };
+    }
+    let cwd = p.cwd();
+    {
+        let root = std::fs::File::open("/")?;
+        crate::safe_fs::mkdir_all(root.as_fd(), cwd, 0o755)
+            .with_context(|| format!("create cwd {}", cwd.display()))?;
+    }
+    if let Some(umask) = p.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    }
+    switch_user(plan)?;
+    nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    env.extend(a.extra_env.iter().cloned());
+    let args = p.args().as_ref().expect("validated args");
+    let path = crate::process::lookup::find(&args[0], &env)?;
+    if p.no_new_privileges().unwrap_or(false) {
+        prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
+    }
+    let cs = |s: &str| CString::new(s).with_context(|| format!("NUL byte in {s:?}"));
+    let exec = Exec {
+        path: CString::new(path.as_os_str().as_encoded_bytes())?,
+        argv: args.iter().map(|s| cs(s)).collect::<Result<_>>()?,
+        envp: env.iter().map(|s| cs(s)).collect::<Result<_>>()?,
+        state,
+    };
+    prctl(libc::PR_SET_PDEATHSIG, 0)?;
+    a.chan.send(&Msg::Ready)?;
+    Ok(exec)
+}
+
+fn wait_and_exec(a: &InitArgs, exec: Exec) -> Result<std::convert::Infallible> {
+    // Block until `start` connects and says go.
+    loop {
+        let conn = match nix::sys::socket::accept4(a.start_sock.as_raw_fd(), nix::sys::socket::SockFlag::SOCK_CLOEXEC) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("wait for start"),
+        };
+        let mut b = [0u8; 1];
+        // The connection stays open (close-on-exec) so `start` sees our execve.
+        if matches!(nix::unistd::read(conn, &mut b), Ok(1)) {
+            break;
+        }
+    }
+    let h = a.plan.spec.hooks().as_ref();
+    hooks::run_all("startContainer", h.and_then(|h| h.start_container().as_ref()), &exec.state)?;
+    let e = nix::unistd::execve(&exec.path, &exec.argv, &exec.envp).unwrap_err();
+    Err(e).with_context(|| format!("exec {:?}", exec.path))
+}
+
+/// Marks every inherited fd from `first` close-on-exec: callers leak sockets
+/// (the shim's fd 3, podman's fd 5) that must not reach the container.
+fn mark_cloexec_from(first: u32) {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+}
+
+/// The user namespace (joined or id-mapped), then the namespaces the init makes
+/// itself: time (offsets first) and cgroup (now that we are in our cgroup).
+fn join_late_namespaces(plan: &Plan) -> Result<()> {
+    let ns = &plan.ns;
+    if let Some(path) = ns.get(T::User).and_then(|n| n.path.as_ref()) {
+        let f = std::fs::File::open(path).with_context(|| format!("open user namespace {}", path.display()))?;
+        setns(f.as_fd(), CloneFlags::CLONE_NEWUSER).context("join user namespace")?;
+        unshare(ns.clone_flags()).context("unshare namespaces")?;
+    }
+    if ns.has(T::User) {
+        // Become the namespace's root so the setup below is privileged there.
+        let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+        let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+    }
+    if ns.is_new(T::Time) {
+        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)).context("unshare time namespace")?;
+        let offsets = plan.linux().and_then(|l| l.time_offsets().as_ref());
+        let mut data = String::new();
+        for (clock, o) in offsets.into_iter().flatten() {
+            data.push_str(&format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)));
+        }
+        if !data.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", &data).with_context(|| format!("write time offsets {data:?}"))?;
+        }
+        let f = std::fs::File::open("/proc/self/ns/time_for_children")?;
+        setns(f.as_fd(), CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)).context("enter time namespace")?;
+    }
+    if ns.is_new(T::Cgroup) {
+        unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
+    }
+    Ok(())
+}
+
+fn console(a: &InitArgs) -> Result<()> {
+    let sock = a
+        .console
+        .as_ref()
+        .context("process.terminal is set but no --console-socket was given")?;
+    let pty = crate::tty::open()?;
+    if let Some(b) = a.plan.process().console_size() {
+        crate::tty::set_size(pty.master.as_raw_fd(), b.height() as u16, b.width() as u16);
+    }
+    // /dev/console is the pty, bound over a file we made (never the image's).
+    if a.plan.ns.is_new(T::Mount) {
+        let root = std::fs::File::open("/")?;
+        let _ = nix::unistd::unlink("/dev/console");
+        let target = crate::safe_fs::touch(root.as_fd(), std::path::Path::new("/dev/console"))?;
+        nix::mount::mount(
+            Some(crate::safe_fs::fd_path(&pty.slave).as_str()),
+            crate::safe_fs::fd_path(&target).as_str(),
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .context("bind pty to /dev/console")?;
+    }
+    crate::tty::send_fd(sock.as_raw_fd(), pty.master.as_raw_fd(), "/dev/ptmx")?;
+    crate::tty::make_controlling(&pty.slave)?;
+    let _ = pty.number;
+    Ok(())
+}
+
+fn set_rlimits(p: &oci_spec::runtime::Process) -> Result<()> {
+    for r in p.rlimits().iter().flatten() {
+        let res = rlimit_resource(&format!("{:?}", r.typ()));
+        let lim = libc::rlimit {
+            rlim_cur: r.soft(),
+            rlim_max: r.hard(),
+        };
+        // SAFETY: prlimit on ourselves with a valid struct.
+        if unsafe { libc::prlimit(0, res, &lim, std::ptr::null_mut()) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("setrlimit {:?} soft {} hard {}", r.typ(), r.soft(), r.hard()));
+        }
+    }
+    Ok(())
+}
+
+fn rlimit_resource(name: &str) -> libc::__rlimit_resource_t {
+    match name {
+        "RlimitCpu" => libc::RLIMIT_CPU,
+        "RlimitFsize" => libc::RLIMIT_FSIZE,
+        "RlimitData" => libc::RLIMIT_DATA,
+        "RlimitStack" => libc::RLIMIT_STACK,
+        "RlimitCore" => libc::RLIMIT_CORE,
+        "RlimitRss" => libc::RLIMIT_RSS,
+        "RlimitNproc" => libc::RLIMIT_NPROC,
+        "RlimitNofile" => libc::RLIMIT_NOFILE,
+        "RlimitMemlock" => libc::RLIMIT_MEMLOCK,
+        "RlimitAs" => libc::RLIMIT_AS,
+        "RlimitLocks" => libc::RLIMIT_LOCKS,
+        "RlimitSigpending" => libc::RLIMIT_SIGPENDING,
+        "RlimitMsgqueue" => libc::RLIMIT_MSGQUEUE,
+        "RlimitNice" => libc::RLIMIT_NICE,
+        "RlimitRtprio" => libc::RLIMIT_RTPRIO,
+        _ => libc::RLIMIT_RTTIME,
+    }
+}
+
+/// Groups, gid, uid (keeping capabilities across the uid change), then the
+/// capability sets.
+fn switch_user(plan: &Plan) -> Result<()> {
+    let p = plan.process();
+    let caps = p.capabilities().as_ref();
+    if let Some(c) = caps {
+        crate::caps::drop_bounding(c)?;
+    }
+    let u = p.user();
+    let groups: Vec<Gid> = u.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+    if let Err(e) = nix::unistd::setgroups(&groups) {
+        // With setgroups denied in a user namespace only an empty list is moot.
+        if !(plan.ns.has(T::User) && groups.is_empty()) {
+            return Err(e).context("setgroups");
+        }
+    }
+    let gid = Gid::from_raw(u.gid());
+    nix::unistd::setresgid(gid, gid, gid).with_context(|| format!("setgid {}", u.gid()))?;
+    prctl(libc::PR_SET_KEEPCAPS, 1)?;
+    let uid = Uid::from_raw(u.uid());
+    nix::unistd::setresuid(uid, uid, uid).with_context(|| format!("setuid {}", u.uid()))?;
+    prctl(libc::PR_SET_KEEPCAPS, 0)?;
+    if let Some(c) = caps {
+        crate::caps::apply(c)?;
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn owned(fd: i32) -> OwnedFd {
+    // SAFETY: callers pass a fresh fd.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}

@@ -1,0 +1,68 @@
+//! Finding process.args[0] the way runc (Go's exec.LookPath) does, with its error
+//! words, which Docker maps to exit codes 127 and 126.
+
+use anyhow::{bail, Result};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+fn executable(p: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(p)?;
+    if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+    }
+    Ok(())
+}
+
+fn words(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => "no such file or directory".into(),
+        Some(libc::EACCES) => "permission denied".into(),
+        _ => e.to_string().to_lowercase(),
+    }
+}
+
+pub fn find(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        if let Err(e) = executable(&p) {
+            bail!("exec: {arg0:?}: stat {arg0}: {}", words(&e));
+        }
+        return Ok(p);
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let mut denied = false;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = Path::new(dir).join(arg0);
+        match executable(&cand) {
+            Ok(()) => return Ok(cand),
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) && cand.exists() => denied = true,
+            Err(_) => {}
+        }
+    }
+    if denied {
+        bail!("exec: {arg0:?}: permission denied");
+    }
+    bail!("exec: {arg0:?}: executable file not found in $PATH")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_words() {
+        let env = vec!["PATH=/bin:/usr/bin".to_string()];
+        assert!(find("sh", &env).is_ok());
+        let e = find("no-such-tool-xyz", &env).unwrap_err().to_string();
+        assert!(e.contains("executable file not found in $PATH"), "{e}");
+        let e = find("/no/such", &env).unwrap_err().to_string();
+        assert!(e.contains("no such file or directory"), "{e}");
+        let e = find("/etc/hostname", &env).unwrap_err().to_string();
+        assert!(e.contains("permission denied"), "{e}");
+    }
+}

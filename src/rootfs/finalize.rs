@@ -1,0 +1,109 @@
+//! Steps after pivot: sysctls, readonlyPaths, maskedPaths, a read-only root.
+//! /proc writes go through a /proc verified to be a procfs (CVE-2025-52881);
+//! masks bind only a /dev/null verified to be the real 1:3 (CVE-2025-31133).
+
+use super::mounts::remount_bind;
+use crate::safe_fs::{self, fd_path};
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+fn root() -> Result<File> {
+    File::open("/").context("open /")
+}
+
+/// A handle on /proc that is checked to be a procfs.
+pub fn procfs() -> Result<File> {
+    let f = File::open("/proc").context("open /proc")?;
+    if !safe_fs::is_procfs(f.as_fd()) {
+        bail!("/proc is not a procfs");
+    }
+    Ok(f)
+}
+
+/// Writes `data` to a file below a verified /proc, never following a symlink out.
+pub fn write_proc(proc_dir: &File, rel: &str, data: &str) -> Result<()> {
+    let fd = safe_fs::open_in_root(proc_dir.as_fd(), Path::new(rel), libc::O_WRONLY)
+        .with_context(|| format!("open /proc/{rel}"))?;
+    if !safe_fs::is_procfs(fd.as_fd()) {
+        bail!("/proc/{rel} is not on procfs");
+    }
+    File::from(fd)
+        .write_all(data.as_bytes())
+        .with_context(|| format!("write {data:?} to /proc/{rel}"))
+}
+
+pub fn sysctls(sysctl: &HashMap<String, String>) -> Result<()> {
+    if sysctl.is_empty() {
+        return Ok(());
+    }
+    let proc_dir = procfs()?;
+    for (k, v) in sysctl {
+        write_proc(&proc_dir, &format!("sys/{}", k.replace('.', "/")), v)
+            .with_context(|| format!("sysctl {k}"))?;
+    }
+    Ok(())
+}
+
+pub fn readonly_paths(paths: &[String]) -> Result<()> {
+    let root = root()?;
+    for p in paths {
+        let fd = match safe_fs::open_in_root(root.as_fd(), Path::new(p), libc::O_PATH | libc::O_NOFOLLOW) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(e).with_context(|| format!("readonly path {p}")),
+        };
+        mount(Some(fd_path(&fd).as_str()), fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .with_context(|| format!("bind readonly path {p}"))?;
+        let top = safe_fs::open_in_root(root.as_fd(), Path::new(p), libc::O_PATH | libc::O_NOFOLLOW)?;
+        remount_bind(&top, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
+            .with_context(|| format!("readonly path {p}"))?;
+    }
+    Ok(())
+}
+
+/// /dev/null opened and checked to be the real null device, char 1:3.
+fn dev_null() -> Result<OwnedFd> {
+    let raw = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .context("open /dev/null")?;
+    // SAFETY: a new fd.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(1, 3) {
+        bail!("/dev/null is not the null device (char 1:3); refusing to mask with it");
+    }
+    Ok(fd)
+}
+
+pub fn masked_paths(paths: &[String]) -> Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let root = root()?;
+    let null = dev_null()?;
+    for p in paths {
+        let fd = match safe_fs::open_in_root(root.as_fd(), Path::new(p), libc::O_PATH | libc::O_NOFOLLOW) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(e).with_context(|| format!("masked path {p}")),
+        };
+        let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+        let r = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            mount(Some("tmpfs"), fd_path(&fd).as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
+        } else {
+            mount(Some(fd_path(&null).as_str()), fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        };
+        r.with_context(|| format!("mask {p}"))?;
+    }
+    Ok(())
+}
+
+pub fn readonly_root() -> Result<()> {
+    let root = safe_fs::open_in_root(root()?.as_fd(), Path::new("/"), libc::O_PATH)?;
+    remount_bind(&root, MsFlags::MS_RDONLY).context("remount / read-only")
+}

@@ -1,0 +1,108 @@
+//! The container's filesystem, in runc's order: propagation of `/`, the rootfs
+//! bound onto itself, the spec's mounts, /dev, then (after the hooks) pivot and
+//! the finishing steps.
+
+pub mod cgroupfs;
+pub mod devices;
+pub mod finalize;
+pub mod mounts;
+pub mod options;
+pub mod pivot;
+
+use crate::bundle::Plan;
+use anyhow::{Context, Result};
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::LinuxNamespaceType as T;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+fn root_propagation(plan: &Plan) -> Option<MsFlags> {
+    plan.linux()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty())
+        .and_then(options::propagation)
+}
+
+/// Everything before the hooks and pivot_root.
+pub fn prepare(plan: &Plan) -> Result<()> {
+    let prop = root_propagation(plan).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).context("set propagation of /")?;
+    make_parent_private(&plan.rootfs)?;
+    mount(Some(&plan.rootfs), &plan.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .context("bind rootfs onto itself")?;
+    let root = std::fs::File::open(&plan.rootfs).context("open rootfs")?;
+    let ctx = mounts::MountCtx {
+        root: root.as_fd(),
+        bundle: &plan.bundle,
+        cgroupns: plan.ns.is_new(T::Cgroup),
+    };
+    let spec_mounts = plan.spec.mounts().as_deref().unwrap_or(&[]);
+    for m in spec_mounts {
+        mounts::mount_one(&ctx, m)?;
+    }
+    let dev_bound = spec_mounts.iter().any(|m| {
+        mounts::destination(m) == Path::new("/dev")
+            && (m.typ().as_deref() == Some("bind")
+                || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
+    });
+    let in_userns = plan.ns.has(T::User);
+    let mut devs = if dev_bound { Vec::new() } else { devices::defaults() };
+    for d in plan.linux().and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+        devs.push(devices::from_spec(d)?);
+    }
+    for d in &devs {
+        devices::create(root.as_fd(), d, in_userns)
+            .with_context(|| format!("create device {}", d.path.display()))?;
+    }
+    if !dev_bound {
+        devices::symlinks(root.as_fd())?;
+    }
+    Ok(())
+}
+
+/// pivot_root refuses a rootfs whose parent mount is shared.
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
+    let mut best: Option<(&str, bool)> = None;
+    for line in info.lines() {
+        let Some((left, _)) = line.split_once(" - ") else { continue };
+        let fields: Vec<&str> = left.split_whitespace().collect();
+        let Some(mp) = fields.get(4) else { continue };
+        if rootfs.starts_with(mp) && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
+            best = Some((mp, fields[6..].iter().any(|f| f.starts_with("shared:"))));
+        }
+    }
+    if let Some((mp, true)) = best {
+        mount(None::<&str>, mp, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+            .with_context(|| format!("make {mp} private"))?;
+    }
+    Ok(())
+}
+
+/// pivot_root (or move + chroot), then rootfsPropagation if it asks for sharing.
+pub fn enter(plan: &Plan, no_pivot: bool) -> Result<()> {
+    if no_pivot {
+        pivot::move_root(&plan.rootfs)?;
+    } else {
+        pivot::pivot(&plan.rootfs)?;
+    }
+    if let Some(p) = root_propagation(plan) {
+        mount(None::<&str>, "/", None::<&str>, p, None::<&str>).context("set rootfsPropagation")?;
+    }
+    Ok(())
+}
+
+/// sysctl, readonly and masked paths, read-only root: the last mount steps.
+pub fn finish(plan: &Plan) -> Result<()> {
+    if let Some(l) = plan.linux() {
+        if let Some(s) = l.sysctl() {
+            finalize::sysctls(s)?;
+        }
+        finalize::readonly_paths(l.readonly_paths().as_deref().unwrap_or(&[]))?;
+        finalize::masked_paths(l.masked_paths().as_deref().unwrap_or(&[]))?;
+    }
+    if plan.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        finalize::readonly_root()?;
+    }
+    Ok(())
+}

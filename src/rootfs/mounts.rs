@@ -1,0 +1,185 @@
+//! The spec's mounts, in order, each onto a target resolved inside the rootfs and
+//! mounted through its fd.
+
+use super::options::{self, MountOptions};
+use crate::safe_fs::{self, fd_path};
+use anyhow::{bail, Context, Result};
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::Mount;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub struct MountCtx<'a> {
+    pub root: BorrowedFd<'a>,
+    pub bundle: &'a Path,
+    pub cgroupns: bool,
+}
+
+/// Flags that are about the mount itself, not the filesystem.
+fn fs_flags(o: &MountOptions) -> MsFlags {
+    o.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
+}
+
+pub fn destination(m: &Mount) -> PathBuf {
+    let d = m.destination();
+    if d.is_absolute() {
+        d.clone()
+    } else {
+        Path::new("/").join(d)
+    }
+}
+
+pub fn mount_one(ctx: &MountCtx, m: &Mount) -> Result<()> {
+    let dest = destination(m);
+    let typ = m.typ().as_deref().unwrap_or("");
+    let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+    let what = || format!("mount {} on {}", typ, dest.display());
+    if typ == "bind" || opts.flags.contains(MsFlags::MS_BIND) {
+        bind(ctx, m, &dest, &opts).with_context(what)?;
+    } else if typ == "cgroup" {
+        super::cgroupfs::mount_cgroup(ctx, &dest, &opts).with_context(what)?;
+    } else {
+        fresh(ctx, m, typ, &dest, &opts).with_context(what)?;
+    }
+    for p in &opts.propagation {
+        let target = reresolve(ctx, &dest)?;
+        mount(None::<&str>, fd_path(&target).as_str(), None::<&str>, *p, None::<&str>)
+            .with_context(|| format!("set propagation of {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+fn reresolve(ctx: &MountCtx, dest: &Path) -> Result<OwnedFd> {
+    safe_fs::open_in_root(ctx.root, dest, libc::O_PATH)
+        .with_context(|| format!("open {}", dest.display()))
+}
+
+fn bind(ctx: &MountCtx, m: &Mount, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let src = m.source().clone().unwrap_or_default();
+    let src = if src.is_absolute() {
+        src
+    } else {
+        ctx.bundle.join(src)
+    };
+    let meta = std::fs::metadata(&src).with_context(|| format!("bind source {}", src.display()))?;
+    let target = if meta.is_dir() {
+        safe_fs::mkdir_all(ctx.root, dest, 0o755)?
+    } else {
+        safe_fs::touch(ctx.root, dest)?
+    };
+    let rec = opts.flags & MsFlags::MS_REC;
+    mount(Some(&src), fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)?;
+    let extra = fs_flags(opts);
+    if !extra.is_empty() {
+        remount_bind(&reresolve(ctx, dest)?, extra)?;
+    }
+    Ok(())
+}
+
+/// Re-applies a bind mount with `flags`, keeping the flags the kernel locks in a
+/// user namespace (nosuid, nodev, noexec, atime) as they are.
+pub fn remount_bind(target: &OwnedFd, flags: MsFlags) -> Result<()> {
+    let locked = locked_flags(target.as_fd());
+    mount(
+        None::<&str>,
+        fd_path(target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked,
+        None::<&str>,
+    )
+    .context("remount")?;
+    Ok(())
+}
+
+fn locked_flags(fd: BorrowedFd) -> MsFlags {
+    use nix::sys::statvfs::{fstatvfs, FsFlags};
+    let Ok(st) = fstatvfs(&fd) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (s, m) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(s) {
+            out |= m;
+        }
+    }
+    out
+}
+
+fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions) -> Result<()> {
+    if typ.is_empty() {
+        bail!("mount type is empty");
+    }
+    if matches!(typ, "proc" | "sysfs") {
+        refuse_symlink(ctx, dest)?;
+    }
+    let target = safe_fs::mkdir_all(ctx.root, dest, 0o755)?;
+    let src = m
+        .source()
+        .as_ref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| typ.to_string());
+    let data = opts.data.join(",");
+    let data = (!data.is_empty()).then_some(data);
+    // Keep a handle on what the tmpfs will cover, to copy it up afterwards.
+    let below = if opts.tmpcopyup {
+        Some(safe_fs::reopen_dir(&target)?)
+    } else {
+        None
+    };
+    mount(Some(src.as_str()), fd_path(&target).as_str(), Some(typ), fs_flags(opts), data.as_deref())?;
+    if typ == "proc" {
+        let now = reresolve(ctx, dest)?;
+        if !safe_fs::is_procfs(now.as_fd()) {
+            bail!("{} is not a procfs after mounting proc on it", dest.display());
+        }
+    }
+    if let Some(below) = below {
+        let top = reresolve(ctx, dest)?;
+        copy_tree(Path::new(&fd_path(&below)), Path::new(&fd_path(&top)))
+            .context("tmpcopyup")?;
+    }
+    Ok(())
+}
+
+/// CVE-2019-16884/19921: an image may not turn /proc (or /sys) into a symlink
+/// that sends the procfs mount, and our later writes to it, elsewhere.
+fn refuse_symlink(ctx: &MountCtx, dest: &Path) -> Result<()> {
+    if let Ok(fd) = safe_fs::open_in_root(ctx.root, dest, libc::O_PATH | libc::O_NOFOLLOW) {
+        let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            bail!("mount destination {} is a symlink", dest.display());
+        }
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(from)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let meta = std::fs::symlink_metadata(&src)?;
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if meta.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if meta.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            continue;
+        }
+        lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! Container state on disk: `ROOT/ID/state.json`, written atomically, read under a
+//! per-container flock; the live status is derived from the init process and the
+//! exec fifo, never trusted from the file alone.
+
+use crate::paths::{self, EXEC_FIFO, STATE_FILE};
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::Hooks;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        };
+        f.write_str(s)
+    }
+}
+
+/// What tong records about a container. The hooks are kept so that start and
+/// delete never re-read the bundle.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct State {
+    pub id: String,
+    pub oci_version: String,
+    pub pid: i32,
+    /// Field 22 of /proc/PID/stat, to detect pid reuse.
+    pub pid_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    /// The cgroupsPath in use, as given to libcgroups.
+    pub cgroup_path: PathBuf,
+    /// Whether this container created its cgroup (and so removes it on delete).
+    #[serde(default)]
+    pub owns_cgroup: bool,
+    #[serde(default)]
+    pub hooks: Option<Hooks>,
+    /// Set once the init reported ready; a crash before leaves `creating`.
+    pub created_ok: bool,
+}
+
+/// runc's `state` output, field for field and in its order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState<'a> {
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub owner: &'a str,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: &'a HashMap<String, String>,
+}
+
+/// An open container directory, flocked for as long as it lives.
+pub struct Container {
+    pub dir: PathBuf,
+    pub state: State,
+    _lock: File,
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let f = File::open(dir).with_context(|| format!("open {}", dir.display()))?;
+    // SAFETY: flock on an fd we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("lock {}", dir.display()));
+    }
+    Ok(f)
+}
+
+impl Container {
+    /// Makes the state directory, refusing an id that exists. The directory is
+    /// made before anything else so a duplicate id fails before any side effect.
+    pub fn create_dir(root: &Path, state: State) -> Result<Container> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("create state root {}", root.display()))?;
+        let dir = paths::container_dir(root, &state.id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                bail!("container with id exists: {}", state.id)
+            }
+            Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
+        }
+        let lock = lock_dir(&dir)?;
+        let c = Container {
+            dir,
+            state,
+            _lock: lock,
+        };
+        c.save()?;
+        Ok(c)
+    }
+
+    /// Opens and locks an existing container.
+    pub fn load(root: &Path, id: &str) -> Result<Container> {
+        paths::validate_id(id)?;
+        let dir = paths::container_dir(root, id);
+        let lock = match File::open(&dir) {
+            Ok(_) => lock_dir(&dir)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(NotExist.into());
+            }
+            Err(e) => return Err(e).with_context(|| format!("open {}", dir.display())),
+        };
+        let path = dir.join(STATE_FILE);
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            // Deleted while we waited for the lock.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(NotExist.into()),
+            Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
+        };
+        let state: State = serde_json::from_slice(&data).map_err(|e| {
+            anyhow!(Corrupt {
+                dir: dir.clone(),
+                why: format!("{}: {e}", path.display())
+            })
+        })?;
+        Ok(Container {
+            dir,
+            state,
+            _lock: lock,
+        })
+    }
+
+    /// Writes state.json through a temp file and rename, so a reader never sees
+    /// half a file.
+    pub fn save(&self) -> Result<()> {
+        let tmp = self.dir.join(".state.json.tmp");
+        let data = serde_json::to_vec(&self.state)?;
+        let mut f = File::create(&tmp).with_context(|| format!("write {}", tmp.display()))?;
+        f.write_all(&data)?;
+        drop(f);
+        std::fs::rename(&tmp, self.dir.join(STATE_FILE))
+            .with_context(|| format!("rename {}", tmp.display()))?;
+        Ok(())
+    }
+
+    pub fn fifo_path(&self) -> PathBuf {
+        self.dir.join(EXEC_FIFO)
+    }
+
+    /// The live status: stopped once the init is gone (or its pid was reused),
+    /// created while the exec fifo waits, paused when the cgroup is frozen.
+    pub fn status(&self) -> Status {
+        if !self.state.created_ok {
+            return if self.init_alive() {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if self.fifo_path().exists() {
+            return Status::Created;
+        }
+        if crate::cgroups::is_frozen(&self.state.cgroup_path) {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    pub fn init_alive(&self) -> bool {
+        self.state.pid > 0 && process_matches(self.state.pid, self.state.pid_start_time)
+    }
+
+    pub fn oci_state(&self) -> OciState<'_> {
+        let status = self.status();
+        let s = &self.state;
+        OciState {
+            oci_version: &s.oci_version,
+            id: &s.id,
+            pid: if status == Status::Stopped { 0 } else { s.pid },
+            status,
+            bundle: &s.bundle,
+            rootfs: &s.rootfs,
+            created: &s.created,
+            owner: &s.owner,
+            annotations: &s.annotations,
+        }
+    }
+
+    pub fn remove_dir(&self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("remove {}", self.dir.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The id names no container (runc's words, which podman and the shim look for).
+#[derive(Debug)]
+pub struct NotExist;
+impl std::fmt::Display for NotExist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("container does not exist")
+    }
+}
+impl std::error::Error for NotExist {}
+
+/// state.json could not be parsed; `delete --force` still removes the directory.
+#[derive(Debug)]
+pub struct Corrupt {
+    pub dir: PathBuf,
+    pub why: String,
+}
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "corrupt container state {}", self.why)
+    }
+}
+impl std::error::Error for Corrupt {}
+
+/// Field 22 (starttime) of /proc/PID/stat, or None if the process is gone or a zombie.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // starttime is field 22; `state` was field 3.
+    fields.nth(18)?.parse().ok()
+}
+
+pub fn process_matches(pid: i32, start: u64) -> bool {
+    start_time(pid) == Some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_of_self_is_stable_and_others_differ() {
+        let me = std::process::id() as i32;
+        let t = start_time(me).expect("own start time");
+        assert_eq!(start_time(me), Some(t));
+        assert!(process_matches(me, t));
+        assert!(!process_matches(me, t + 1));
+        assert_eq!(start_time(i32::MAX), None);
+    }
+}
