@@ -5,7 +5,7 @@ use libcgroups::common::{
     create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt,
 };
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use std::path::{Path, PathBuf};
 
 pub struct Cgroup {
@@ -51,6 +51,10 @@ impl Cgroup {
             .map_err(|e| anyhow!("list cgroup processes: {e}"))
     }
 
+    pub fn stats(&self) -> Result<libcgroups::stats::Stats> {
+        self.manager.stats().map_err(|e| anyhow!("cgroup stats: {e}"))
+    }
+
     pub fn remove(&self) -> Result<()> {
         self.manager
             .remove()
@@ -64,28 +68,9 @@ impl Cgroup {
     }
 }
 
-/// Device rules every container gets after its own (runc's allowed devices):
-/// mknod of anything, and the default devices plus ptys.
-pub fn default_device_rules(spec_devices: &[oci_spec::runtime::LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
-    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
-        let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(true);
-        r.set_typ(Some(typ));
-        r.set_major(major);
-        r.set_minor(minor);
-        r.set_access(Some(access.to_string()));
-        r
-    };
-    let mut v = vec![
-        rule(LinuxDeviceType::C, None, None, "m"),
-        rule(LinuxDeviceType::B, None, None, "m"),
-    ];
-    for (ma, mi) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)] {
-        v.push(rule(LinuxDeviceType::C, Some(ma), Some(mi), "rwm"));
-    }
-    v.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));
-    v.extend(spec_devices.iter().map(LinuxDeviceCgroup::from));
-    v
+/// Allow rules for the config's devices (libcgroups adds the default devices).
+pub fn device_rules(spec_devices: &[oci_spec::runtime::LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
+    spec_devices.iter().map(LinuxDeviceCgroup::from).collect()
 }
 
 /// Whether the container's cgroup is frozen (v1 freezer.state or v2 cgroup.freeze).

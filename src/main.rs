@@ -21,6 +21,15 @@ use clap::Parser;
 use cli::{Cli, Command};
 use commands::Global;
 
+/// println! that ends quietly on a closed stdout instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 const SPEC_VERSION: &str = "1.2.0";
 
 fn main() {
@@ -59,5 +68,12 @@ fn dispatch(g: &Global, command: Command) -> anyhow::Result<i32> {
         Command::Delete(a) => delete::delete(&g.root, &a.id, a.force).map(|_| 0),
         Command::List(a) => list::list(&g.root, a.quiet, a.format).map(|_| 0),
         Command::Spec(a) => spec::spec(&a.bundle, a.rootless).map(|_| 0),
+        Command::Exec(a) => exec::exec(g, &a),
+        Command::Ps(a) => ps::ps(&g.root, &a.id, a.format, &a.ps_args).map(|_| 0),
+        Command::Pause(a) => pause::pause(&g.root, &a.id, true).map(|_| 0),
+        Command::Resume(a) => pause::pause(&g.root, &a.id, false).map(|_| 0),
+        Command::Update(a) => update::update(&g.root, &a).map(|_| 0),
+        Command::Events(a) => events::events(&g.root, &a.id, a.stats, &a.interval).map(|_| 0),
+        Command::Features => features::features(SPEC_VERSION).map(|_| 0),
     }
 }

@@ -59,6 +59,14 @@ pub struct State {
     pub hooks: Option<Hooks>,
     /// Set once the init reported ready; a crash before leaves `creating`.
     pub created_ok: bool,
+    /// The config's process: the template `exec` starts from.
+    #[serde(default)]
+    pub process: Option<oci_spec::runtime::Process>,
+    /// The namespace types the container has (joined or new), for `exec`.
+    #[serde(default)]
+    pub namespaces: Vec<oci_spec::runtime::LinuxNamespaceType>,
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// runc's `state` output, field for field and in its order.
@@ -202,7 +210,8 @@ impl Container {
             bundle: &s.bundle,
             rootfs: &s.rootfs,
             created: &s.created,
-            owner: &s.owner,
+            // runc's `state` leaves owner empty (only `list` fills it in).
+            owner: "",
             annotations: &s.annotations,
         }
     }

@@ -137,6 +137,9 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
         owns_cgroup: true,
         hooks: plan.spec.hooks().clone(),
         created_ok: false,
+        process: plan.spec.process().clone(),
+        namespaces: plan.ns.list.iter().map(|n| n.typ).collect(),
+        seccomp: plan.linux().and_then(|l| l.seccomp().clone()),
     };
     let mut c = Container::create_dir(&g.root, state)?;
     let mut guard = Cleanup {
@@ -230,7 +233,7 @@ fn place_in_cgroup(plan: &Plan, cg: &Cgroup, pid: Pid) -> Result<()> {
     cg.add(pid)?;
     let l = plan.linux();
     let resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
-    let devices = cgroups::default_device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));
+    let devices = cgroups::device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));
     cg.apply(&resources, &devices)
 }
 

@@ -39,13 +39,13 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
                 bundle: s.bundle.display().to_string(),
                 rootfs: s.rootfs.display().to_string(),
                 created: s.created.to_string(),
-                owner: s.owner.to_string(),
+                owner: c.state.owner.clone(),
             });
         }
     }
     if quiet {
         for e in &entries {
-            println!("{}", e.id);
+            crate::outln!("{}", e.id);
         }
         return Ok(());
     }
@@ -53,9 +53,9 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
         ListFormat::Json => {
             // runc prints `null` for no containers.
             if entries.is_empty() {
-                println!("null");
+                crate::outln!("null");
             } else {
-                println!("{}", serde_json::to_string(&entries)?);
+                crate::outln!("{}", serde_json::to_string(&entries)?);
             }
         }
         ListFormat::Table => {
@@ -63,7 +63,8 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
             for e in &entries {
                 rows.push(vec![e.id.clone(), e.pid.to_string(), e.status.clone(), e.bundle.clone(), e.created.clone(), e.owner.clone()]);
             }
-            print!("{}", table(&rows));
+            use std::io::Write;
+            let _ = write!(std::io::stdout(), "{}", table(&rows));
         }
     }
     Ok(())

@@ -60,7 +60,7 @@ fn wants_terminal(bundle: &std::path::Path) -> bool {
         .is_some_and(|v| v["process"]["terminal"] == true)
 }
 
-fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
+pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 256];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
@@ -76,11 +76,21 @@ fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
     anyhow::bail!("no fd received")
 }
 
-fn wait_forwarding(pid: nix::unistd::Pid, master: Option<&OwnedFd>) -> Result<i32> {
+/// Blocks signals (to forward them) and waits for `pid`, relaying `master`.
+pub fn wait_forwarding_blocked(pid: nix::unistd::Pid, master: Option<&OwnedFd>) -> Result<i32> {
+    let mut old = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), Some(&mut old))?;
+    let r = wait_forwarding(pid, master);
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    r
+}
+
+pub fn wait_forwarding(pid: nix::unistd::Pid, master: Option<&OwnedFd>) -> Result<i32> {
     let sfd = SignalFd::with_flags(&SigSet::all(), SfdFlags::SFD_CLOEXEC)?;
     let _raw = master.map(|m| RawTerminal::enter(m.as_raw_fd()));
     let stdin = std::io::stdin();
     let mut stdin_open = master.is_some();
+    let mut master = master;
     loop {
         // Reap first: the child may have exited before we got here.
         match waitpid(pid, Some(WaitPidFlag::WNOHANG))? {
@@ -124,8 +134,9 @@ fn wait_forwarding(pid: nix::unistd::Pid, master: Option<&OwnedFd>) -> Result<i3
         }
         if let Some(m) = master {
             if ready.get(1) == Some(&true) && !pump(m.as_raw_fd(), 1) {
-                // The pty closed: the container is exiting.
-                let _ = waitpid(pid, None).map(|_| ());
+                // The pty closed: the container is exiting; SIGCHLD follows.
+                master = None;
+                continue;
             }
             if ready.get(2) == Some(&true) && !pump(0, m.as_raw_fd()) {
                 stdin_open = false;

@@ -4,6 +4,7 @@
 
 use crate::bundle::Plan;
 use crate::hooks;
+use crate::process::attrs;
 use crate::rootfs;
 use crate::sync::{Channel, Msg};
 use anyhow::{Context, Result};
@@ -11,7 +12,7 @@ use nix::sched::{setns, unshare, CloneFlags};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::LinuxNamespaceType as T;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 pub struct InitArgs<'a> {
     pub plan: &'a Plan,
@@ -62,22 +63,14 @@ struct Exec {
     state: String,
 }
 
-fn prctl(op: libc::c_int, arg: libc::c_ulong) -> Result<()> {
-    // SAFETY: plain prctl with integer arguments.
-    if unsafe { libc::prctl(op, arg, 0, 0, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("prctl({op})"));
-    }
-    Ok(())
-}
-
 fn setup(a: &InitArgs) -> Result<Exec> {
     let plan = a.plan;
     // If create dies before we are ready, so do we.
-    prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
+    attrs::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
     // Not dumpable until execve: nothing in the container may ptrace us or open
     // our /proc files (CVE-2016-9962, CVE-2019-5736).
-    prctl(libc::PR_SET_DUMPABLE, 0)?;
-    mark_cloexec_from(3 + a.keep_fds);
+    attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
+    attrs::mark_cloexec_from(3 + a.keep_fds);
     match a.chan.expect("setup")? {
         Msg::Proceed => {}
         m => anyhow::bail!("unexpected message {m:?}"),
@@ -120,7 +113,7 @@ fn setup(a: &InitArgs) -> Result<Exec> {
         rootfs::finish(plan)?;
     }
     let p = plan.process();
-    set_rlimits(p)?;
+    attrs::set_rlimits(p)?;
     if !a.no_new_keyring {
         // A fresh session keyring, so the container can't see the host's keys.
         // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) makes an anonymous keyring.
@@ -135,14 +128,14 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     if let Some(umask) = p.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     }
-    switch_user(plan)?;
+    attrs::switch_user(p, plan.ns.has(T::User))?;
     nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     env.extend(a.extra_env.iter().cloned());
     let args = p.args().as_ref().expect("validated args");
     let path = crate::process::lookup::find(&args[0], &env)?;
     if p.no_new_privileges().unwrap_or(false) {
-        prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
+        attrs::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
     }
     let cs = |s: &str| CString::new(s).with_context(|| format!("NUL byte in {s:?}"));
     let exec = Exec {
@@ -151,7 +144,7 @@ fn setup(a: &InitArgs) -> Result<Exec> {
         envp: env.iter().map(|s| cs(s)).collect::<Result<_>>()?,
         state,
     };
-    prctl(libc::PR_SET_PDEATHSIG, 0)?;
+    attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     a.chan.send(&Msg::Ready)?;
     Ok(exec)
 }
@@ -174,13 +167,6 @@ fn wait_and_exec(a: &InitArgs, exec: Exec) -> Result<std::convert::Infallible> {
     hooks::run_all("startContainer", h.and_then(|h| h.start_container().as_ref()), &exec.state)?;
     let e = nix::unistd::execve(&exec.path, &exec.argv, &exec.envp).unwrap_err();
     Err(e).with_context(|| format!("exec {:?}", exec.path))
-}
-
-/// Marks every inherited fd from `first` close-on-exec: callers leak sockets
-/// (the shim's fd 3, podman's fd 5) that must not reach the container.
-fn mark_cloexec_from(first: u32) {
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags.
-    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
 }
 
 /// The user namespace (joined or id-mapped), then the namespaces the init makes
@@ -245,73 +231,3 @@ fn console(a: &InitArgs) -> Result<()> {
     Ok(())
 }
 
-fn set_rlimits(p: &oci_spec::runtime::Process) -> Result<()> {
-    for r in p.rlimits().iter().flatten() {
-        let res = rlimit_resource(&format!("{:?}", r.typ()));
-        let lim = libc::rlimit {
-            rlim_cur: r.soft(),
-            rlim_max: r.hard(),
-        };
-        // SAFETY: prlimit on ourselves with a valid struct.
-        if unsafe { libc::prlimit(0, res, &lim, std::ptr::null_mut()) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("setrlimit {:?} soft {} hard {}", r.typ(), r.soft(), r.hard()));
-        }
-    }
-    Ok(())
-}
-
-fn rlimit_resource(name: &str) -> libc::__rlimit_resource_t {
-    match name {
-        "RlimitCpu" => libc::RLIMIT_CPU,
-        "RlimitFsize" => libc::RLIMIT_FSIZE,
-        "RlimitData" => libc::RLIMIT_DATA,
-        "RlimitStack" => libc::RLIMIT_STACK,
-        "RlimitCore" => libc::RLIMIT_CORE,
-        "RlimitRss" => libc::RLIMIT_RSS,
-        "RlimitNproc" => libc::RLIMIT_NPROC,
-        "RlimitNofile" => libc::RLIMIT_NOFILE,
-        "RlimitMemlock" => libc::RLIMIT_MEMLOCK,
-        "RlimitAs" => libc::RLIMIT_AS,
-        "RlimitLocks" => libc::RLIMIT_LOCKS,
-        "RlimitSigpending" => libc::RLIMIT_SIGPENDING,
-        "RlimitMsgqueue" => libc::RLIMIT_MSGQUEUE,
-        "RlimitNice" => libc::RLIMIT_NICE,
-        "RlimitRtprio" => libc::RLIMIT_RTPRIO,
-        _ => libc::RLIMIT_RTTIME,
-    }
-}
-
-/// Groups, gid, uid (keeping capabilities across the uid change), then the
-/// capability sets.
-fn switch_user(plan: &Plan) -> Result<()> {
-    let p = plan.process();
-    let caps = p.capabilities().as_ref();
-    if let Some(c) = caps {
-        crate::caps::drop_bounding(c)?;
-    }
-    let u = p.user();
-    let groups: Vec<Gid> = u.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
-    if let Err(e) = nix::unistd::setgroups(&groups) {
-        // With setgroups denied in a user namespace only an empty list is moot.
-        if !(plan.ns.has(T::User) && groups.is_empty()) {
-            return Err(e).context("setgroups");
-        }
-    }
-    let gid = Gid::from_raw(u.gid());
-    nix::unistd::setresgid(gid, gid, gid).with_context(|| format!("setgid {}", u.gid()))?;
-    prctl(libc::PR_SET_KEEPCAPS, 1)?;
-    let uid = Uid::from_raw(u.uid());
-    nix::unistd::setresuid(uid, uid, uid).with_context(|| format!("setuid {}", u.uid()))?;
-    prctl(libc::PR_SET_KEEPCAPS, 0)?;
-    if let Some(c) = caps {
-        crate::caps::apply(c)?;
-    }
-    Ok(())
-}
-
-#[allow(dead_code)]
-fn owned(fd: i32) -> OwnedFd {
-    // SAFETY: callers pass a fresh fd.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}

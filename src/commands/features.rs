@@ -1,0 +1,50 @@
+//! `features`: the runtime-spec features document for this build.
+
+use anyhow::Result;
+
+pub const MOUNT_OPTIONS: &[&str] = &[
+    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand", "noatime",
+    "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
+    "nosymfollow", "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared",
+    "rslave", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "symfollow", "sync",
+    "tmpcopyup", "unbindable",
+];
+
+fn capabilities() -> Vec<String> {
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u8>().ok())
+        .unwrap_or(40);
+    caps::all()
+        .into_iter()
+        .filter(|c| c.index() <= last)
+        .map(|c| c.to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+pub fn features(spec_version: &str) -> Result<()> {
+    let doc = serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": spec_version,
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": MOUNT_OPTIONS,
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": capabilities(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+            "intelRdt": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}}
+        },
+        "annotations": {
+            "org.opencontainers.runc.checkpoint.enabled": "false",
+            "io.github.tong.version": env!("CARGO_PKG_VERSION")
+        }
+    });
+    crate::outln!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}

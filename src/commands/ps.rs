@@ -1,0 +1,39 @@
+//! `ps`: the container's processes; `--format json` prints the host pids as a
+//! JSON array (docker top parses it).
+
+use crate::cgroups::Cgroup;
+use crate::cli::ListFormat;
+use crate::state::Container;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+
+pub fn ps(root: &Path, id: &str, format: ListFormat, ps_args: &[String]) -> Result<()> {
+    let c = Container::load(root, id)?;
+    let cg = Cgroup::open(&c.state.cgroup_path, id, false)?;
+    let mut pids: Vec<i32> = cg.pids()?.iter().map(|p| p.as_raw()).collect();
+    pids.sort_unstable();
+    if format == ListFormat::Json {
+        crate::outln!("{}", serde_json::to_string(&pids)?);
+        return Ok(());
+    }
+    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+    let out = std::process::Command::new("ps").args(&args).output().context("run ps")?;
+    if !out.status.success() {
+        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .context("couldn't find PID field in ps output")?;
+    crate::outln!("{header}");
+    for l in lines {
+        let pid = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            crate::outln!("{l}");
+        }
+    }
+    Ok(())
+}
