@@ -24,8 +24,8 @@ pub const START_SOCK: &str = "exec.sock";
 
 pub struct Created {
     pub container: Container,
+    /// Our child until we exit: its pid can't be reused while unreaped.
     pub pid: Pid,
-    pub pidfd: OwnedFd,
 }
 
 /// Undoes a half-made container: kills the init, removes the cgroup and state dir.
@@ -221,12 +221,8 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
     }
     debug!("container {} created", a.id);
     guard.armed = false;
-    let (pid, pidfd) = guard.child.take().expect("set above");
-    Ok(Created {
-        container: c,
-        pid,
-        pidfd,
-    })
+    let (pid, _pidfd) = guard.child.take().expect("set above");
+    Ok(Created { container: c, pid })
 }
 
 fn place_in_cgroup(plan: &Plan, cg: &Cgroup, pid: Pid) -> Result<()> {

@@ -82,3 +82,96 @@ pub fn switch_user(p: &oci_spec::runtime::Process, in_userns: bool) -> Result<()
     }
     Ok(())
 }
+
+/// process.ioPriority through ioprio_set(IOPRIO_WHO_PROCESS, self).
+pub fn set_io_priority(p: &oci_spec::runtime::Process) -> Result<()> {
+    use oci_spec::runtime::IOPriorityClass as C;
+    let Some(io) = p.io_priority() else { return Ok(()) };
+    let class = match io.class() {
+        C::IoprioClassRt => 1,
+        C::IoprioClassBe => 2,
+        C::IoprioClassIdle => 3,
+    };
+    let value = (class << 13) | (io.priority() as i64 & 0x1fff);
+    // SAFETY: plain syscall with integer arguments.
+    if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("set io priority");
+    }
+    Ok(())
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+}
+
+/// process.scheduler through sched_setattr(2).
+pub fn set_scheduler(p: &oci_spec::runtime::Process) -> Result<()> {
+    use oci_spec::runtime::{LinuxSchedulerFlag as F, LinuxSchedulerPolicy as P};
+    let Some(s) = p.scheduler() else { return Ok(()) };
+    let policy = match s.policy() {
+        P::SchedOther => 0,
+        P::SchedFifo => 1,
+        P::SchedRr => 2,
+        P::SchedBatch => 3,
+        P::SchedIso => 4,
+        P::SchedIdle => 5,
+        P::SchedDeadline => 6,
+    };
+    let mut flags = 0u64;
+    for f in s.flags().iter().flatten() {
+        flags |= match f {
+            F::SchedResetOnFork => 0x01,
+            F::SchedFlagReclaim => 0x02,
+            F::SchedFlagDLOverrun => 0x04,
+            F::SchedFlagKeepPolicy => 0x08,
+            F::SchedFlagKeepParams => 0x10,
+            F::SchedFlagUtilClampMin => 0x20,
+            F::SchedFlagUtilClampMax => 0x40,
+        };
+    }
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice: s.nice().unwrap_or(0),
+        priority: s.priority().unwrap_or(0) as u32,
+        runtime: s.runtime().unwrap_or(0),
+        deadline: s.deadline().unwrap_or(0),
+        period: s.period().unwrap_or(0),
+    };
+    // SAFETY: sched_setattr on ourselves with a valid struct.
+    if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("set scheduler");
+    }
+    Ok(())
+}
+
+/// AppArmor profile and SELinux label for the next execve. Like runc, a profile
+/// asked for on a host without that LSM is not an error (there is nothing to
+/// enforce it); where the LSM is enabled a failure to set it is.
+pub fn set_lsm_labels(p: &oci_spec::runtime::Process) -> Result<()> {
+    if let Some(profile) = p.apparmor_profile().as_deref().filter(|s| !s.is_empty()) {
+        let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|s| s.trim() == "Y");
+        if enabled {
+            std::fs::write("/proc/self/attr/apparmor/exec", format!("exec {profile}"))
+                .or_else(|_| std::fs::write("/proc/self/attr/exec", format!("exec {profile}")))
+                .with_context(|| format!("apply apparmor profile {profile}"))?;
+        }
+    }
+    if let Some(label) = p.selinux_label().as_deref().filter(|s| !s.is_empty()) {
+        if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            std::fs::write("/proc/self/attr/exec", label).with_context(|| format!("apply selinux label {label}"))?;
+        }
+    }
+    Ok(())
+}

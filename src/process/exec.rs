@@ -61,6 +61,9 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
         crate::tty::make_controlling(&pty.slave)?;
     }
     attrs::set_rlimits(p)?;
+    attrs::set_io_priority(p)?;
+    attrs::set_scheduler(p)?;
+    attrs::set_lsm_labels(p)?;
     if let Some(umask) = p.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     }

@@ -114,6 +114,9 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     }
     let p = plan.process();
     attrs::set_rlimits(p)?;
+    attrs::set_io_priority(p)?;
+    attrs::set_scheduler(p)?;
+    attrs::set_lsm_labels(p)?;
     if !a.no_new_keyring {
         // A fresh session keyring, so the container can't see the host's keys.
         // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) makes an anonymous keyring.
