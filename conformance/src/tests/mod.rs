@@ -1,0 +1,28 @@
+//! The test registry: one module per spec area.
+
+use crate::harness::Test;
+
+pub mod cgroups;
+pub mod devices;
+pub mod hooks;
+pub mod invalid;
+pub mod lifecycle;
+pub mod mounts;
+pub mod namespaces;
+pub mod process;
+pub mod seccomp;
+
+/// Every test, in a stable order (names are unique).
+pub fn all() -> Vec<Test> {
+    let mut v = vec![];
+    v.extend(lifecycle::tests());
+    v.extend(process::tests());
+    v.extend(namespaces::tests());
+    v.extend(mounts::tests());
+    v.extend(devices::tests());
+    v.extend(cgroups::tests());
+    v.extend(hooks::tests());
+    v.extend(seccomp::tests());
+    v.extend(invalid::tests());
+    v
+}
