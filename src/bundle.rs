@@ -38,6 +38,9 @@ pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
 }
 
 fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
+    if spec.version().is_empty() {
+        bail!("config.json: ociVersion must be set");
+    }
     let root = spec
         .root()
         .as_ref()
@@ -147,10 +150,8 @@ fn validate_linux(spec: &Spec, ns: &NsPlan) -> Result<()> {
     } else if maps && !ns.has(T::User) {
         bail!("uid/gid mappings require a user namespace");
     }
-    if ns.get(T::User).is_some_and(|n| n.path.is_some())
-        && (ns.is_new(T::Pid) || ns.is_new(T::Time))
-    {
-        bail!("joining a user namespace by path together with a new pid or time namespace is not supported");
+    if ns.get(T::User).is_some_and(|n| n.path.is_some()) && ns.is_new(T::Time) {
+        bail!("joining a user namespace by path together with a new time namespace is not supported");
     }
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) && !ns.is_new(T::Time) {
         bail!("linux.timeOffsets requires a new time namespace");

@@ -69,8 +69,20 @@ impl Cgroup {
 }
 
 /// Allow rules for the config's devices (libcgroups adds the default devices).
+/// Fifos need no rule (the kernel rejects `p` in devices.allow).
 pub fn device_rules(spec_devices: &[oci_spec::runtime::LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
-    spec_devices.iter().map(LinuxDeviceCgroup::from).collect()
+    use oci_spec::runtime::LinuxDeviceType as D;
+    spec_devices
+        .iter()
+        .filter(|d| !matches!(d.typ(), D::P))
+        .map(|d| {
+            let mut r = LinuxDeviceCgroup::from(d);
+            if d.typ() == D::U {
+                r.set_typ(Some(D::C));
+            }
+            r
+        })
+        .collect()
 }
 
 /// Whether the container's cgroup is frozen (v1 freezer.state or v2 cgroup.freeze).

@@ -16,10 +16,12 @@ pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Resul
     Ok(())
 }
 
-/// Like run_all, but a failure is only a warning (poststart, poststop).
+/// Every hook runs; a failure is only a warning (poststart, poststop).
 pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) {
-    if let Err(e) = run_all(kind, hooks, state_json) {
-        crate::logging::warn(&format!("{e:#}"));
+    for (i, h) in hooks.into_iter().flatten().enumerate() {
+        if let Err(e) = run(h, state_json) {
+            crate::logging::warn(&format!("{kind} hook #{i} ({}): {e:#}", h.path().display()));
+        }
     }
 }
 

@@ -3,9 +3,10 @@
 //! waits for what.
 
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use std::io::{IoSlice, IoSliceMut};
 use serde::{Deserialize, Serialize};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
 pub enum Msg {
@@ -17,6 +18,12 @@ pub enum Msg {
     HooksDone { state: String },
     /// init → parent: everything that can fail has been done; waiting for start.
     Ready,
+    /// init → parent: the seccomp listener fd rides along (SCM_RIGHTS); the
+    /// parent hands it to linux.seccomp.listenerPath.
+    SeccompListener,
+    /// intermediate → parent: the real init was forked (CLONE_PARENT) with this
+    /// pid, after joining a user namespace by path and unsharing a pid namespace.
+    Forked { pid: i32 },
     /// init → parent: a step failed; the init exits after sending this.
     Error(String),
 }
@@ -41,19 +48,45 @@ impl Channel {
         Ok(())
     }
 
+    /// Sends `msg` with `fd` attached.
+    pub fn send_fd(&self, msg: &Msg, fd: RawFd) -> Result<()> {
+        let data = serde_json::to_vec(msg)?;
+        let fds = [fd];
+        sendmsg::<()>(self.0.as_raw_fd(), &[IoSlice::new(&data)], &[ControlMessage::ScmRights(&fds)], MsgFlags::MSG_NOSIGNAL, None)
+            .context("sync send fd")?;
+        Ok(())
+    }
+
     /// Next message, or None when the other side closed (exited).
     pub fn recv(&self) -> Result<Option<Msg>> {
+        Ok(self.recv_with_fd()?.map(|(m, _)| m))
+    }
+
+    /// Next message and the fd that came with it, if any.
+    pub fn recv_with_fd(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; 64 * 1024];
-        let n = loop {
-            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                r => break r.context("sync recv")?,
+                Err(e) => return Err(e).context("sync recv"),
+                Ok(msg) => {
+                    let mut fd = None;
+                    for c in msg.cmsgs()? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            // SAFETY: fds received with SCM_RIGHTS are ours.
+                            fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+                        }
+                    }
+                    break (msg.bytes, fd);
+                }
             }
         };
         if n == 0 {
             return Ok(None);
         }
-        Ok(Some(serde_json::from_slice(&buf[..n])?))
+        Ok(Some((serde_json::from_slice(&buf[..n])?, fd)))
     }
 
     pub fn expect(&self, want: &str) -> Result<Msg> {

@@ -153,6 +153,7 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
     let start_sock = start_socket(&dir)?;
     let (parent, child) = sync::pair()?;
     let (keep_fds, extra_env) = kept_fds(a);
+    let seccomp = compile_seccomp(&plan)?;
 
     let join = ParentJoin::enter(&plan.ns)?;
     let flags = if plan.ns.get(T::User).is_some_and(|n| n.path.is_some()) {
@@ -175,10 +176,11 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
             no_new_keyring: a.no_new_keyring,
             keep_fds,
             extra_env,
+            seccomp,
         });
     }
     join.restore()?;
-    let Forked::Parent { pid, pidfd } = forked? else {
+    let Forked::Parent { mut pid, pidfd } = forked? else {
         unreachable!("the child never returns from init::run")
     };
     drop((child, start_sock, console));
@@ -200,7 +202,20 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
     }
     parent.send(&Msg::Proceed)?;
     loop {
-        match parent.expect("it was ready")? {
+        let (msg, fd) = parent.recv_with_fd()?.context("container init exited before it was ready")?;
+        match msg {
+            Msg::Error(e) => bail!("{e}"),
+            Msg::Forked { pid: real } => {
+                // The intermediate is done; the init it forked is ours now.
+                let _ = nix::sys::wait::waitpid(pid, None);
+                pid = Pid::from_raw(real);
+                let fd = crate::signals::pidfd_open(real)?;
+                guard.child = Some((pid, fd));
+            }
+            Msg::SeccompListener => {
+                let fd = fd.context("seccomp listener message without an fd")?;
+                send_seccomp_listener(&plan, &c.state, pid.as_raw(), &fd)?;
+            }
             Msg::RunHooks => {
                 let state = oci_state_json(&c.state, Status::Creating, pid.as_raw());
                 let h = plan.spec.hooks().as_ref();
@@ -223,6 +238,27 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
     guard.armed = false;
     let (pid, _pidfd) = guard.child.take().expect("set above");
     Ok(Created { container: c, pid })
+}
+
+fn compile_seccomp(plan: &Plan) -> Result<Option<tong_seccomp::Filter>> {
+    let Some(cfg) = plan.linux().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let f = tong_seccomp::compile(cfg).map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?;
+    if !f.skipped_syscalls().is_empty() {
+        debug!("seccomp: unknown syscalls skipped: {}", f.skipped_syscalls().join(" "));
+    }
+    Ok(Some(f))
+}
+
+/// runc's hand-over of the NOTIFY listener to linux.seccomp.listenerPath.
+fn send_seccomp_listener(plan: &Plan, state: &State, pid: i32, fd: &OwnedFd) -> Result<()> {
+    use std::os::fd::AsFd;
+    let cfg = plan.linux().and_then(|l| l.seccomp().as_ref()).context("seccomp listener without linux.seccomp")?;
+    let path = cfg.listener_path().as_ref().context("linux.seccomp.listenerPath is not set")?;
+    let st: serde_json::Value = serde_json::from_str(&oci_state_json(state, Status::Creating, pid))?;
+    tong_seccomp::send_listener(path, fd.as_fd(), &st, cfg.listener_metadata().as_deref().unwrap_or(""))
+        .map_err(|e| anyhow::anyhow!("seccomp listener: {e}"))
 }
 
 fn place_in_cgroup(plan: &Plan, cg: &Cgroup, pid: Pid) -> Result<()> {

@@ -135,6 +135,12 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     let has_pidns = c.state.namespaces.contains(&T::Pid);
     let cgroup = Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?;
     let cgroup_path = c.state.cgroup_path.clone();
+    let seccomp = match &c.state.seccomp {
+        Some(cfg) => Some(tong_seccomp::compile(cfg).map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?),
+        None => None,
+    };
+    let seccomp_cfg = c.state.seccomp.clone();
+    let state_json = super::create::oci_state_json(&c.state, Status::Running, c.state.pid);
     // The child must not inherit the state lock.
     drop(c);
     let (parent, chan) = sync::pair()?;
@@ -159,6 +165,7 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
             process,
             console,
             keep_fds: a.preserve_fds,
+            seccomp,
         });
     }
     if let Some(own) = saved_pidns {
@@ -177,11 +184,22 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
         return fail(e);
     }
     parent.send(&Msg::Proceed)?;
-    match parent.recv() {
-        Ok(None) => {}
-        Ok(Some(Msg::Error(e))) => return fail(anyhow::anyhow!(e)),
-        Ok(Some(m)) => return fail(anyhow::anyhow!("unexpected message {m:?}")),
-        Err(e) => return fail(e),
+    loop {
+        match parent.recv_with_fd() {
+            Ok(None) => break,
+            Ok(Some((Msg::SeccompListener, Some(fd)))) => {
+                // As runc: each exec'd process's listener goes to the agent too.
+                let cfg = seccomp_cfg.as_ref().expect("a filter was installed");
+                let st: serde_json::Value = serde_json::from_str(&state_json)?;
+                let path = cfg.listener_path().clone().unwrap_or_default();
+                if let Err(e) = tong_seccomp::send_listener(&path, fd.as_fd(), &st, cfg.listener_metadata().as_deref().unwrap_or("")) {
+                    return fail(anyhow::anyhow!("seccomp listener: {e}"));
+                }
+            }
+            Ok(Some((Msg::Error(e), _))) => return fail(anyhow::anyhow!(e)),
+            Ok(Some((m, _))) => return fail(anyhow::anyhow!("unexpected message {m:?}")),
+            Err(e) => return fail(e),
+        }
     }
     debug!("exec'd pid {pid} in container {}", a.id);
     if let Some(f) = &a.pid_file {

@@ -24,9 +24,13 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     send(s.as_raw_fd(), b"s", MsgFlags::MSG_NOSIGNAL).context("release the container's init")?;
     // From here the container counts as started, whatever happens next.
     let _ = std::fs::remove_file(c.fifo_path());
-    let mut b = [0u8; 1];
-    // EOF once the init has exec'd (its end is close-on-exec) or died.
-    let _ = nix::sys::socket::recv(s.as_raw_fd(), &mut b, MsgFlags::empty());
+    let mut b = [0u8; 4096];
+    // EOF once the init has exec'd (its end is close-on-exec) or died; an error
+    // text if a startContainer hook failed.
+    let n = nix::sys::socket::recv(s.as_raw_fd(), &mut b, MsgFlags::empty()).unwrap_or(0);
+    if n > 0 {
+        bail!("{}", String::from_utf8_lossy(&b[..n]));
+    }
     debug!("container {id} started");
     let state = oci_state_json(&c.state, Status::Running, c.state.pid);
     hooks::run_all_warn("poststart", c.state.hooks.as_ref().and_then(|h| h.poststart().as_ref()), &state);

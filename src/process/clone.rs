@@ -55,3 +55,21 @@ pub fn clone3(flags: u64) -> Result<Forked> {
         }),
     }
 }
+
+/// fork() whose child belongs to our parent (CLONE_PARENT) and signals it
+/// SIGCHLD on exit; clone3 refuses that combination, legacy clone allows it.
+pub fn fork_sibling() -> Result<Forked> {
+    // SAFETY: legacy clone without a new stack behaves like fork.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone, (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+    };
+    match ret {
+        -1 => Err(std::io::Error::last_os_error()).context("clone"),
+        0 => Ok(Forked::Child),
+        pid => {
+            let pid = Pid::from_raw(pid as i32);
+            let pidfd = crate::signals::pidfd_open(pid.as_raw())?;
+            Ok(Forked::Parent { pid, pidfd })
+        }
+    }
+}

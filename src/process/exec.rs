@@ -21,6 +21,7 @@ pub struct ExecChildArgs {
     pub process: Process,
     pub console: Option<OwnedFd>,
     pub keep_fds: u32,
+    pub seccomp: Option<tong_seccomp::Filter>,
 }
 
 pub fn run(a: ExecChildArgs) -> ! {
@@ -67,22 +68,36 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     if let Some(umask) = p.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     }
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if nnp {
+        attrs::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
+    }
+    if let (Some(f), false) = (&a.seccomp, nnp) {
+        install_seccomp(&a.chan, f)?;
+    }
     attrs::switch_user(p, a.in_userns)?;
     nix::unistd::chdir(p.cwd()).with_context(|| format!("chdir to cwd ({})", p.cwd().display()))?;
     let env = p.env().clone().unwrap_or_default();
     let args = p.args().clone().unwrap_or_default();
     let arg0 = args.first().context("exec args cannot be empty")?;
     let path = crate::process::lookup::find(arg0, &env)?;
-    if p.no_new_privileges().unwrap_or(false) {
-        attrs::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
-    }
     let cs = |s: &String| CString::new(s.as_str()).with_context(|| format!("NUL byte in {s:?}"));
     let argv: Vec<CString> = args.iter().map(cs).collect::<Result<_>>()?;
     let envp: Vec<CString> = env.iter().map(cs).collect::<Result<_>>()?;
     let path = CString::new(path.as_os_str().as_encoded_bytes())?;
+    if let (Some(f), true) = (&a.seccomp, nnp) {
+        install_seccomp(&a.chan, f)?;
+    }
     // The parent-death signal survives execve: the process outlives `exec -d`.
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     // The sync socket is close-on-exec: the parent sees EOF once we are exec'd.
     let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
     Err(e).with_context(|| format!("exec {path:?}"))
+}
+
+fn install_seccomp(chan: &Channel, f: &tong_seccomp::Filter) -> Result<()> {
+    if let Some(fd) = f.install().context("install seccomp filter")? {
+        chan.send_fd(&Msg::SeccompListener, fd.as_raw_fd())?;
+    }
+    Ok(())
 }

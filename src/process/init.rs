@@ -26,6 +26,8 @@ pub struct InitArgs<'a> {
     /// fds 3.. that are handed to the container as they are.
     pub keep_fds: u32,
     pub extra_env: Vec<String>,
+    /// linux.seccomp, compiled by the parent before the fork.
+    pub seccomp: Option<tong_seccomp::Filter>,
 }
 
 /// Whether the init asks the parent to run hooks (and so learns the state JSON).
@@ -61,6 +63,7 @@ struct Exec {
     argv: Vec<CString>,
     envp: Vec<CString>,
     state: String,
+    seccomp: Option<tong_seccomp::Filter>,
 }
 
 fn setup(a: &InitArgs) -> Result<Exec> {
@@ -75,7 +78,7 @@ fn setup(a: &InitArgs) -> Result<Exec> {
         Msg::Proceed => {}
         m => anyhow::bail!("unexpected message {m:?}"),
     }
-    join_late_namespaces(plan)?;
+    join_late_namespaces(a)?;
     if let Some(h) = plan.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).context("sethostname")?;
     }
@@ -131,21 +134,34 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     if let Some(umask) = p.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     }
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if nnp {
+        attrs::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
+    }
+    // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it before
+    // the user switch. With it, as late as possible (just before execve), unless
+    // a NOTIFY listener must still reach the parent.
+    let late_seccomp = match &a.seccomp {
+        Some(f) if nnp && !f.uses_notify() => Some(f.clone()),
+        Some(f) => {
+            install_seccomp(a, f)?;
+            None
+        }
+        None => None,
+    };
     attrs::switch_user(p, plan.ns.has(T::User))?;
     nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     env.extend(a.extra_env.iter().cloned());
     let args = p.args().as_ref().expect("validated args");
     let path = crate::process::lookup::find(&args[0], &env)?;
-    if p.no_new_privileges().unwrap_or(false) {
-        attrs::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
-    }
     let cs = |s: &str| CString::new(s).with_context(|| format!("NUL byte in {s:?}"));
     let exec = Exec {
         path: CString::new(path.as_os_str().as_encoded_bytes())?,
         argv: args.iter().map(|s| cs(s)).collect::<Result<_>>()?,
         envp: env.iter().map(|s| cs(s)).collect::<Result<_>>()?,
         state,
+        seccomp: late_seccomp,
     };
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     a.chan.send(&Msg::Ready)?;
@@ -154,7 +170,7 @@ fn setup(a: &InitArgs) -> Result<Exec> {
 
 fn wait_and_exec(a: &InitArgs, exec: Exec) -> Result<std::convert::Infallible> {
     // Block until `start` connects and says go.
-    loop {
+    let conn = loop {
         let conn = match nix::sys::socket::accept4(a.start_sock.as_raw_fd(), nix::sys::socket::SockFlag::SOCK_CLOEXEC) {
             Ok(fd) => fd,
             Err(nix::errno::Errno::EINTR) => continue,
@@ -163,23 +179,34 @@ fn wait_and_exec(a: &InitArgs, exec: Exec) -> Result<std::convert::Infallible> {
         let mut b = [0u8; 1];
         // The connection stays open (close-on-exec) so `start` sees our execve.
         if matches!(nix::unistd::read(conn, &mut b), Ok(1)) {
-            break;
+            break conn;
         }
-    }
+    };
     let h = a.plan.spec.hooks().as_ref();
-    hooks::run_all("startContainer", h.and_then(|h| h.start_container().as_ref()), &exec.state)?;
+    if let Err(e) = hooks::run_all("startContainer", h.and_then(|h| h.start_container().as_ref()), &exec.state) {
+        // `start` reads this and fails with it.
+        let _ = nix::unistd::write(unsafe { std::os::fd::BorrowedFd::borrow_raw(conn) }, format!("{e:#}").as_bytes());
+        return Err(e);
+    }
+    if let Some(f) = &exec.seccomp {
+        f.install().context("install seccomp filter")?;
+    }
     let e = nix::unistd::execve(&exec.path, &exec.argv, &exec.envp).unwrap_err();
     Err(e).with_context(|| format!("exec {:?}", exec.path))
 }
 
 /// The user namespace (joined or id-mapped), then the namespaces the init makes
 /// itself: time (offsets first) and cgroup (now that we are in our cgroup).
-fn join_late_namespaces(plan: &Plan) -> Result<()> {
+fn join_late_namespaces(a: &InitArgs) -> Result<()> {
+    let plan = a.plan;
     let ns = &plan.ns;
     if let Some(path) = ns.get(T::User).and_then(|n| n.path.as_ref()) {
         let f = std::fs::File::open(path).with_context(|| format!("open user namespace {}", path.display()))?;
         setns(f.as_fd(), CloneFlags::CLONE_NEWUSER).context("join user namespace")?;
         unshare(ns.clone_flags()).context("unshare namespaces")?;
+        if ns.is_new(T::Pid) {
+            fork_real_init(a)?;
+        }
     }
     if ns.has(T::User) {
         // Become the namespace's root so the setup below is privileged there.
@@ -234,3 +261,30 @@ fn console(a: &InitArgs) -> Result<()> {
     Ok(())
 }
 
+
+/// Installs the filter; a NOTIFY listener goes to the parent, which hands it on.
+fn install_seccomp(a: &InitArgs, f: &tong_seccomp::Filter) -> Result<()> {
+    let listener = f.install().context("install seccomp filter")?;
+    if let Some(fd) = listener {
+        a.chan.send_fd(&Msg::SeccompListener, fd.as_raw_fd())?;
+    }
+    Ok(())
+}
+
+/// A new pid namespace owned by a joined user namespace only takes children:
+/// this process forks the real init beside itself (CLONE_PARENT, so `create`
+/// stays its parent), reports its pid and leaves.
+fn fork_real_init(a: &InitArgs) -> Result<()> {
+    match crate::process::clone::fork_sibling()? {
+        crate::process::clone::Forked::Child => {
+            attrs::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
+            attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
+            Ok(())
+        }
+        crate::process::clone::Forked::Parent { pid, .. } => {
+            let _ = a.chan.send(&Msg::Forked { pid: pid.as_raw() });
+            // SAFETY: the intermediate leaves without running destructors.
+            unsafe { libc::_exit(0) }
+        }
+    }
+}

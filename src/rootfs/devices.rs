@@ -58,6 +58,22 @@ pub fn from_spec(d: &LinuxDevice) -> Result<Dev> {
     })
 }
 
+/// Whether a node is already at the device's path: Ok(true) if it is that very
+/// device, an error if something else is there (runtime-spec: MUST error).
+pub fn already_there(root: BorrowedFd, dev: &Dev) -> Result<bool> {
+    let Ok(fd) = safe_fs::open_in_root(root, &dev.path, libc::O_PATH | libc::O_NOFOLLOW) else {
+        return Ok(false);
+    };
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    let kind = st.st_mode & libc::S_IFMT;
+    let same = kind == dev.kind.bits()
+        && (dev.kind == SFlag::S_IFIFO || st.st_rdev == makedev(dev.major, dev.minor));
+    if !same {
+        bail!("{} already exists and is not the requested device", dev.path.display());
+    }
+    Ok(true)
+}
+
 pub fn create(root: BorrowedFd, dev: &Dev, in_userns: bool) -> Result<()> {
     let name = dev.path.file_name().context("device path has no name")?;
     let parent = safe_fs::mkdir_all(root, dev.path.parent().unwrap_or(Path::new("/")), 0o755)?;

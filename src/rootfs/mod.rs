@@ -48,7 +48,12 @@ pub fn prepare(plan: &Plan) -> Result<()> {
     let in_userns = plan.ns.has(T::User);
     let mut devs = if dev_bound { Vec::new() } else { devices::defaults() };
     for d in plan.linux().and_then(|l| l.devices().as_ref()).into_iter().flatten() {
-        devs.push(devices::from_spec(d)?);
+        let d = devices::from_spec(d)?;
+        if devices::already_there(root.as_fd(), &d)? {
+            continue;
+        }
+        devs.retain(|x| x.path != d.path);
+        devs.push(d);
     }
     for d in &devs {
         devices::create(root.as_fd(), d, in_userns)
