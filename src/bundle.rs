@@ -28,12 +28,12 @@ impl Plan {
 }
 
 pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
-    let bundle = std::fs::canonicalize(bundle)
-        .with_context(|| format!("bundle {}", bundle.display()))?;
+    let bundle =
+        std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
     let path = bundle.join("config.json");
     let data = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
-    let spec: Spec = serde_json::from_slice(&data)
-        .map_err(|e| anyhow!("invalid config.json: {e}"))?;
+    let spec: Spec =
+        serde_json::from_slice(&data).map_err(|e| anyhow!("invalid config.json: {e}"))?;
     plan(spec, bundle, id)
 }
 
@@ -64,8 +64,14 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         .and_then(|l| l.cgroups_path().clone())
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from(format!("/{id}")));
-    if cgroup_path.components().any(|c| c == std::path::Component::ParentDir) {
-        bail!("linux.cgroupsPath {} must not contain ..", cgroup_path.display());
+    if cgroup_path
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        bail!(
+            "linux.cgroupsPath {} must not contain ..",
+            cgroup_path.display()
+        );
     }
     Ok(Plan {
         spec,
@@ -123,7 +129,11 @@ fn namespaces(spec: &Spec) -> Result<NsPlan> {
         let path = n.path().clone().filter(|p| !p.as_os_str().is_empty());
         if let Some(p) = &path {
             if !p.is_absolute() {
-                bail!("config.json: namespace {} path {} is not absolute", n.typ(), p.display());
+                bail!(
+                    "config.json: namespace {} path {} is not absolute",
+                    n.typ(),
+                    p.display()
+                );
             }
         }
         list.push(Namespace { typ: n.typ(), path });
@@ -151,7 +161,9 @@ fn validate_linux(spec: &Spec, ns: &NsPlan) -> Result<()> {
         bail!("uid/gid mappings require a user namespace");
     }
     if ns.get(T::User).is_some_and(|n| n.path.is_some()) && ns.is_new(T::Time) {
-        bail!("joining a user namespace by path together with a new time namespace is not supported");
+        bail!(
+            "joining a user namespace by path together with a new time namespace is not supported"
+        );
     }
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) && !ns.is_new(T::Time) {
         bail!("linux.timeOffsets requires a new time namespace");
@@ -231,16 +243,39 @@ mod tests {
     fn refusals_name_the_field() {
         let cases = [
             (serde_json::json!({"process": {"args": []}}), "process.args"),
-            (serde_json::json!({"process": {"cwd": "rel"}}), "process.cwd"),
-            (serde_json::json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}}), "duplicated"),
-            (serde_json::json!({"linux": {"namespaces": [{"type": "pid"}]}}), "hostname"),
-            (serde_json::json!({"linux": {"sysctl": {"vm.swappiness": "1"}}}), "vm.swappiness"),
-            (serde_json::json!({"linux": {"namespaces": [{"type": "user"}, {"type": "uts"}]}}), "mappings"),
-            (serde_json::json!({"linux": {"cgroupsPath": "/a/../b"}}), "cgroupsPath"),
-            (serde_json::json!({"root": {"path": "nope"}}), "does not exist"),
+            (
+                serde_json::json!({"process": {"cwd": "rel"}}),
+                "process.cwd",
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}}),
+                "duplicated",
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": [{"type": "pid"}]}}),
+                "hostname",
+            ),
+            (
+                serde_json::json!({"linux": {"sysctl": {"vm.swappiness": "1"}}}),
+                "vm.swappiness",
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": [{"type": "user"}, {"type": "uts"}]}}),
+                "mappings",
+            ),
+            (
+                serde_json::json!({"linux": {"cgroupsPath": "/a/../b"}}),
+                "cgroupsPath",
+            ),
+            (
+                serde_json::json!({"root": {"path": "nope"}}),
+                "does not exist",
+            ),
         ];
         for (json, word) in cases {
-            let err = spec_with(json.clone()).err().unwrap_or_else(|| panic!("{json} accepted"));
+            let err = spec_with(json.clone())
+                .err()
+                .unwrap_or_else(|| panic!("{json} accepted"));
             assert!(err.to_string().contains(word), "{json}: {err}");
         }
     }

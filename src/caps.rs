@@ -6,7 +6,9 @@ use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
 use std::str::FromStr;
 
 fn index(c: &Capability) -> Option<u8> {
-    caps::Capability::from_str(&format!("CAP_{c}")).ok().map(|c| c.index())
+    caps::Capability::from_str(&format!("CAP_{c}"))
+        .ok()
+        .map(|c| c.index())
 }
 
 fn mask(set: &Option<Capabilities>) -> u64 {
@@ -57,7 +59,11 @@ struct CapData {
 
 /// Sets effective/permitted/inheritable exactly, then the ambient set.
 pub fn apply(c: &LinuxCapabilities) -> Result<()> {
-    let (e, p, i) = (mask(c.effective()), mask(c.permitted()), mask(c.inheritable()));
+    let (e, p, i) = (
+        mask(c.effective()),
+        mask(c.permitted()),
+        mask(c.inheritable()),
+    );
     let hdr = CapHeader {
         version: 0x20080522,
         pid: 0,
@@ -79,14 +85,30 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
         return Err(std::io::Error::last_os_error()).context("capset");
     }
     // SAFETY: plain prctl.
-    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
     let amb = mask(c.ambient());
     for bit in 0..64 {
         if amb & (1 << bit) != 0 {
             // Ambient needs the cap in permitted and inheritable; like runc, a cap
             // that can't be raised is skipped rather than fatal.
             // SAFETY: plain prctl.
-            unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE, bit as libc::c_ulong, 0, 0) };
+            unsafe {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE,
+                    bit as libc::c_ulong,
+                    0,
+                    0,
+                )
+            };
         }
     }
     Ok(())

@@ -36,7 +36,11 @@ impl Cgroup {
         r.set_devices(Some(rules));
         let opt = ControllerOpt {
             resources: &r,
-            disable_oom_killer: r.memory().as_ref().and_then(|m| m.disable_oom_killer()).unwrap_or(false),
+            disable_oom_killer: r
+                .memory()
+                .as_ref()
+                .and_then(|m| m.disable_oom_killer())
+                .unwrap_or(false),
             oom_score_adj: None,
             freezer_state: None,
         };
@@ -52,7 +56,9 @@ impl Cgroup {
     }
 
     pub fn stats(&self) -> Result<libcgroups::stats::Stats> {
-        self.manager.stats().map_err(|e| anyhow!("cgroup stats: {e}"))
+        self.manager
+            .stats()
+            .map_err(|e| anyhow!("cgroup stats: {e}"))
     }
 
     pub fn remove(&self) -> Result<()> {
@@ -61,9 +67,25 @@ impl Cgroup {
             .map_err(|e| anyhow!("remove cgroup: {e}"))
     }
 
+    /// Joins `pid` to every hierarchy: the controllers and the extra ones.
+    pub fn add_all(&self, path: &Path, pid: Pid) -> Result<()> {
+        self.add(pid)?;
+        join_extra(path, pid)
+    }
+
+    pub fn remove_all(&self, path: &Path) -> Result<()> {
+        let r = self.remove();
+        remove_extra(path);
+        r
+    }
+
     pub fn freeze(&self, frozen: bool) -> Result<()> {
         use libcgroups::common::FreezerState;
-        let s = if frozen { FreezerState::Frozen } else { FreezerState::Thawed };
+        let s = if frozen {
+            FreezerState::Frozen
+        } else {
+            FreezerState::Thawed
+        };
         self.manager.freeze(s).map_err(|e| anyhow!("freezer: {e}"))
     }
 }
@@ -88,10 +110,82 @@ pub fn device_rules(spec_devices: &[oci_spec::runtime::LinuxDevice]) -> Vec<Linu
 /// Whether the container's cgroup is frozen (v1 freezer.state or v2 cgroup.freeze).
 pub fn is_frozen(path: &Path) -> bool {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let v1 = PathBuf::from("/sys/fs/cgroup/freezer").join(rel).join("freezer.state");
+    let v1 = PathBuf::from("/sys/fs/cgroup/freezer")
+        .join(rel)
+        .join("freezer.state");
     if let Ok(s) = std::fs::read_to_string(&v1) {
         return s.trim() != "THAWED";
     }
-    let v2 = PathBuf::from("/sys/fs/cgroup").join(rel).join("cgroup.freeze");
+    let v2 = PathBuf::from("/sys/fs/cgroup")
+        .join(rel)
+        .join("cgroup.freeze");
     std::fs::read_to_string(v2).is_ok_and(|s| s.trim() == "1")
+}
+
+/// Hierarchies libcgroups' v1 manager leaves alone on a v1/hybrid host: named
+/// ones (name=systemd) and the cgroup2 one. runc gives the container its own
+/// cgroup in each, so we do too. Empty on a pure v2 host.
+pub fn extra_hierarchies() -> Vec<PathBuf> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut v1_controllers = false;
+    let mut extra = Vec::new();
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut r = right.split_whitespace();
+        let (Some(fstype), _, Some(opts)) = (r.next(), r.next(), r.next()) else {
+            continue;
+        };
+        let Some(mp) = left.split_whitespace().nth(4) else {
+            continue;
+        };
+        match fstype {
+            "cgroup" if opts.split(',').any(|o| o.starts_with("name=")) => {
+                extra.push(PathBuf::from(mp))
+            }
+            "cgroup" => v1_controllers = true,
+            "cgroup2" => extra.push(PathBuf::from(mp)),
+            _ => {}
+        }
+    }
+    if v1_controllers {
+        extra
+    } else {
+        Vec::new()
+    }
+}
+
+pub fn join_extra(path: &Path, pid: Pid) -> Result<()> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    for h in extra_hierarchies() {
+        let dir = h.join(rel);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| anyhow!("create cgroup {}: {e}", dir.display()))?;
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
+            .map_err(|e| anyhow!("join cgroup {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes the container's directories in the extra hierarchies (leaf only,
+/// like libcgroups' remove).
+pub fn remove_extra(path: &Path) {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if rel.as_os_str().is_empty() {
+        return;
+    }
+    for h in extra_hierarchies() {
+        let dir = h.join(rel);
+        for _ in 0..50 {
+            match std::fs::remove_dir(&dir) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(2))
+                }
+                _ => break,
+            }
+        }
+    }
 }

@@ -26,7 +26,7 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for runc compatibility ("true", "false" or "auto")
-    #[arg(long, global = true, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    #[arg(long = "rootless", id = "global_rootless", value_name = "VALUE")]
     pub rootless: Option<String>,
     /// Print the version
     #[arg(short = 'v', long = "version")]

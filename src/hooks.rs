@@ -36,7 +36,9 @@ fn run(h: &Hook, state_json: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().context("error running hook")?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin: that is not an error.

@@ -77,7 +77,9 @@ pub fn write(level: &str, msg: &str) {
 fn format_line(format: LogFormat, level: &str, msg: &str) -> String {
     let time = rfc3339_now();
     match format {
-        LogFormat::Json => serde_json::json!({"level": level, "msg": msg, "time": time}).to_string(),
+        LogFormat::Json => {
+            serde_json::json!({"level": level, "msg": msg, "time": time}).to_string()
+        }
         LogFormat::Text => format!(
             "time=\"{time}\" level={level} msg={}",
             serde_json::Value::String(msg.to_string())
@@ -129,7 +131,10 @@ mod tests {
     fn formats_known_instants() {
         assert_eq!(rfc3339(0, None), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000, None), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400, Some(5)), "2000-02-29T00:00:00.000000005Z");
+        assert_eq!(
+            rfc3339(951_782_400, Some(5)),
+            "2000-02-29T00:00:00.000000005Z"
+        );
     }
 
     #[test]

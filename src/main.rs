@@ -36,7 +36,10 @@ fn main() {
     let cli = Cli::parse();
     logging::init(cli.log.clone(), cli.log_format, cli.debug);
     if cli.version {
-        println!("tong version {}\nspec: {SPEC_VERSION}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "tong version {}\nspec: {SPEC_VERSION}",
+            env!("CARGO_PKG_VERSION")
+        );
         return;
     }
     let Some(command) = cli.command else {

@@ -91,8 +91,9 @@ impl ParentJoin {
             let (Some(path), false) = (&n.path, n.typ == T::User) else {
                 continue;
             };
-            let f = File::open(path)
-                .with_context(|| format!("open {} namespace {}", proc_name(n.typ), path.display()))?;
+            let f = File::open(path).with_context(|| {
+                format!("open {} namespace {}", proc_name(n.typ), path.display())
+            })?;
             targets.push((n.typ, path.clone(), f));
         }
         for (typ, path, f) in targets {
@@ -102,9 +103,8 @@ impl ParentJoin {
                 t => format!("/proc/self/ns/{}", proc_name(t)),
             };
             let saved = File::open(&own).with_context(|| format!("open {own}"))?;
-            setns(f.as_fd(), flag(typ)).with_context(|| {
-                format!("join {} namespace {}", proc_name(typ), path.display())
-            })?;
+            setns(f.as_fd(), flag(typ))
+                .with_context(|| format!("join {} namespace {}", proc_name(typ), path.display()))?;
             join.saved.push((saved, flag(typ)));
         }
         Ok(join)
@@ -144,11 +144,26 @@ mod tests {
     fn clone_flags_leave_cgroup_time_and_joined_to_the_init() {
         let ns = NsPlan {
             list: vec![
-                Namespace { typ: T::Pid, path: None },
-                Namespace { typ: T::Network, path: Some("/run/netns/x".into()) },
-                Namespace { typ: T::Cgroup, path: None },
-                Namespace { typ: T::Time, path: None },
-                Namespace { typ: T::Mount, path: None },
+                Namespace {
+                    typ: T::Pid,
+                    path: None,
+                },
+                Namespace {
+                    typ: T::Network,
+                    path: Some("/run/netns/x".into()),
+                },
+                Namespace {
+                    typ: T::Cgroup,
+                    path: None,
+                },
+                Namespace {
+                    typ: T::Time,
+                    path: None,
+                },
+                Namespace {
+                    typ: T::Mount,
+                    path: None,
+                },
             ],
         };
         let f = ns.clone_flags();

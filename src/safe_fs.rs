@@ -68,6 +68,13 @@ fn relative(path: &Path) -> PathBuf {
 /// fd of the last one. Each prefix is resolved afresh from the root, so a
 /// symlink anywhere on the way resolves inside the root.
 pub fn mkdir_all(root: BorrowedFd, path: &Path, mode: u32) -> Result<OwnedFd> {
+    mkdir_all_depth(root, path, mode, 0)
+}
+
+fn mkdir_all_depth(root: BorrowedFd, path: &Path, mode: u32, depth: u32) -> Result<OwnedFd> {
+    if depth > 40 {
+        return Err(Errno::ELOOP).with_context(|| format!("mkdir {}", path.display()));
+    }
     let rel = relative(path);
     let mut cur = PathBuf::new();
     let mut fd = open_in_root(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY)
@@ -78,7 +85,26 @@ pub fn mkdir_all(root: BorrowedFd, path: &Path, mode: u32) -> Result<OwnedFd> {
             Ok(f) => f,
             Err(Errno::ENOENT) => {
                 let name = comp.as_os_str();
-                match nix::sys::stat::mkdirat(Some(fd.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
+                // A dangling symlink: make its target, inside the root.
+                if let Ok(target) = nix::fcntl::readlinkat(Some(fd.as_raw_fd()), name) {
+                    let target = PathBuf::from(target);
+                    let target = if target.is_absolute() {
+                        target
+                    } else {
+                        Path::new("/")
+                            .join(cur.parent().unwrap_or(Path::new("")))
+                            .join(target)
+                    };
+                    mkdir_all_depth(root, &target, mode, depth + 1)?;
+                    fd = open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)
+                        .with_context(|| format!("open {}", cur.display()))?;
+                    continue;
+                }
+                match nix::sys::stat::mkdirat(
+                    Some(fd.as_raw_fd()),
+                    name,
+                    Mode::from_bits_truncate(mode),
+                ) {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => return Err(e).with_context(|| format!("mkdir {}", cur.display())),
                 }
@@ -98,13 +124,18 @@ pub fn touch(root: BorrowedFd, path: &Path) -> Result<OwnedFd> {
         return Ok(fd);
     }
     let parent = path.parent().unwrap_or(Path::new("/"));
-    let name = path.file_name().context("mount destination has no file name")?;
+    let name = path
+        .file_name()
+        .context("mount destination has no file name")?;
     let dir = mkdir_all(root, parent, 0o755)?;
     let dirfd = reopen_dir(&dir)?;
     match nix::fcntl::openat(
         Some(dirfd.as_raw_fd()),
         name,
-        nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_WRONLY,
+        nix::fcntl::OFlag::O_CREAT
+            | nix::fcntl::OFlag::O_NOFOLLOW
+            | nix::fcntl::OFlag::O_CLOEXEC
+            | nix::fcntl::OFlag::O_WRONLY,
         Mode::from_bits_truncate(0o644),
     ) {
         // SAFETY: openat returned a new fd.
@@ -134,7 +165,8 @@ pub fn fd_path(fd: &impl AsRawFd) -> String {
 
 /// True when `fd` is on a procfs (PROC_SUPER_MAGIC).
 pub fn is_procfs(fd: BorrowedFd) -> bool {
-    nix::sys::statfs::fstatfs(fd).is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+    nix::sys::statfs::fstatfs(fd)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
 }
 
 #[cfg(test)]
@@ -155,10 +187,16 @@ mod tests {
         mkdir_all(rootfd.as_fd(), Path::new("/escape/made"), 0o755).unwrap();
         mkdir_all(rootfd.as_fd(), Path::new("/up/made2"), 0o755).unwrap();
         touch(rootfd.as_fd(), Path::new("/escape/file")).unwrap();
-        assert!(!outside.join("made").exists(), "followed a symlink out of the root");
+        assert!(
+            !outside.join("made").exists(),
+            "followed a symlink out of the root"
+        );
         assert!(!outside.join("file").exists());
         // The absolute link target was created inside the root instead.
-        assert!(root.join(outside.strip_prefix("/").unwrap()).join("made").is_dir());
+        assert!(root
+            .join(outside.strip_prefix("/").unwrap())
+            .join("made")
+            .is_dir());
         assert!(root.join("made2").is_dir());
         std::fs::remove_dir_all(&base).unwrap();
     }

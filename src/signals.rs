@@ -14,7 +14,11 @@ pub fn parse(s: &str) -> Result<i32> {
         return Ok(n);
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     if let Some(rest) = name.strip_prefix("SIGRTMIN+") {
         let n: i32 = rest.parse().map_err(|_| anyhow!("unknown signal {s:?}"))?;
         return Ok(libc::SIGRTMIN() + n);
@@ -36,7 +40,15 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 
 pub fn pidfd_send(fd: &OwnedFd, sig: i32) -> Result<()> {
     // SAFETY: plain syscall on a pidfd we own.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<u8>(),
+            0,
+        )
+    };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("send signal");
     }

@@ -96,7 +96,8 @@ fn lock_dir(dir: &Path) -> Result<File> {
     let f = File::open(dir).with_context(|| format!("open {}", dir.display()))?;
     // SAFETY: flock on an fd we own.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("lock {}", dir.display()));
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("lock {}", dir.display()));
     }
     Ok(f)
 }

@@ -3,9 +3,12 @@
 //! waits for what.
 
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType};
-use std::io::{IoSlice, IoSliceMut};
+use nix::sys::socket::{
+    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
 use serde::{Deserialize, Serialize};
+use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -52,8 +55,14 @@ impl Channel {
     pub fn send_fd(&self, msg: &Msg, fd: RawFd) -> Result<()> {
         let data = serde_json::to_vec(msg)?;
         let fds = [fd];
-        sendmsg::<()>(self.0.as_raw_fd(), &[IoSlice::new(&data)], &[ControlMessage::ScmRights(&fds)], MsgFlags::MSG_NOSIGNAL, None)
-            .context("sync send fd")?;
+        sendmsg::<()>(
+            self.0.as_raw_fd(),
+            &[IoSlice::new(&data)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .context("sync send fd")?;
         Ok(())
     }
 
@@ -68,7 +77,12 @@ impl Channel {
         let mut space = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            match recvmsg::<()>(
+                self.0.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).context("sync recv"),
                 Ok(msg) => {
@@ -107,7 +121,10 @@ mod tests {
         let (a, b) = pair().unwrap();
         a.send(&Msg::HooksDone { state: "{}".into() }).unwrap();
         a.send(&Msg::Error("boom".into())).unwrap();
-        assert_eq!(b.recv().unwrap(), Some(Msg::HooksDone { state: "{}".into() }));
+        assert_eq!(
+            b.recv().unwrap(),
+            Some(Msg::HooksDone { state: "{}".into() })
+        );
         assert_eq!(b.expect("ready").unwrap_err().to_string(), "boom");
         drop(a);
         assert_eq!(b.recv().unwrap(), None);

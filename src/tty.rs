@@ -15,8 +15,12 @@ pub struct Pty {
 
 /// Opens /dev/ptmx of the container's devpts and its peer.
 pub fn open() -> Result<Pty> {
-    let m = nix::fcntl::open("/dev/ptmx", nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .context("open /dev/ptmx")?;
+    let m = nix::fcntl::open(
+        "/dev/ptmx",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("open /dev/ptmx")?;
     // SAFETY: a new fd.
     let master = unsafe { OwnedFd::from_raw_fd(m) };
     let unlock: libc::c_int = 0;
@@ -32,17 +36,32 @@ pub fn open() -> Result<Pty> {
     }
     // TIOCGPTPEER opens the peer without a path lookup the image could redirect.
     // SAFETY: ioctl returning a new fd.
-    let s = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    let s = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
     if s < 0 {
         return Err(std::io::Error::last_os_error()).context("open pty peer");
     }
     // SAFETY: a new fd.
     let slave = unsafe { OwnedFd::from_raw_fd(s) };
-    Ok(Pty { master, slave, number })
+    Ok(Pty {
+        master,
+        slave,
+        number,
+    })
 }
 
 pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ with a valid winsize.
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
@@ -52,7 +71,8 @@ pub fn send_fd(socket: RawFd, fd: RawFd, name: &str) -> Result<()> {
     let fds = [fd];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(socket, &iov, &cmsg, MsgFlags::empty(), None).context("send pty master to console socket")?;
+    sendmsg::<()>(socket, &iov, &cmsg, MsgFlags::empty(), None)
+        .context("send pty master to console socket")?;
     Ok(())
 }
 

@@ -15,27 +15,44 @@ fn create_start_kill_delete() {
     let id = ctx.id("");
     let b = ctx.bundle("echo started; exec sleep 1000");
     let pidfile = ctx.work.join("init.pid");
-    let c = ctx.tong.create(&b, &id, &["--pid-file", pidfile.to_str().unwrap()]).success();
+    let c = ctx
+        .tong
+        .create(&b, &id, &["--pid-file", pidfile.to_str().unwrap()])
+        .success();
 
     let st = ctx.tong.state(&id);
     assert_eq!(st["status"], "created");
     assert_eq!(st["id"], id.as_str());
     let pid = st["pid"].as_i64().unwrap() as i32;
     assert!(pid > 0 && alive(pid), "created init {pid} must be alive");
-    assert_eq!(std::fs::read_to_string(&pidfile).unwrap().trim(), pid.to_string(), "pid file");
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        pid.to_string(),
+        "pid file"
+    );
     // Host side: the init is in the container's default cgroup "/<id>".
-    let procs = std::fs::read_to_string(cgroup_dir("pids", &format!("/{id}")).join("cgroup.procs")).unwrap();
-    assert!(procs.lines().any(|l| l == pid.to_string()), "init {pid} not in pids cgroup: {procs}");
+    let procs = std::fs::read_to_string(cgroup_dir("pids", &format!("/{id}")).join("cgroup.procs"))
+        .unwrap();
+    assert!(
+        procs.lines().any(|l| l == pid.to_string()),
+        "init {pid} not in pids cgroup: {procs}"
+    );
     // The user process has not run yet.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(c.stdout_now(), "", "process ran before start");
 
     ctx.tong.start(&id).success();
     assert_eq!(ctx.tong.status(&id), "running");
-    wait_until("container output", Duration::from_secs(10), || c.stdout_now().contains("started"));
+    wait_until("container output", Duration::from_secs(10), || {
+        c.stdout_now().contains("started")
+    });
     assert_eq!(ctx.tong.pid(&id), pid, "pid is the same after start");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert_eq!(String::from_utf8_lossy(&cmdline), "sleep\u{0}1000\u{0}", "init exec'd the user process");
+    assert_eq!(
+        String::from_utf8_lossy(&cmdline),
+        "sleep\u{0}1000\u{0}",
+        "init exec'd the user process"
+    );
 
     ctx.tong.kill(&id, "KILL").success();
     ctx.tong.wait_stopped(&id);
@@ -44,7 +61,11 @@ fn create_start_kill_delete() {
     assert!(!alive(pid));
 
     ctx.tong.delete(&id).success();
-    assert_ne!(ctx.tong.cmd(&["state", &id]).code, 0, "state after delete must fail");
+    assert_ne!(
+        ctx.tong.cmd(&["state", &id]).code,
+        0,
+        "state after delete must fail"
+    );
     assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
 }
 
@@ -75,12 +96,21 @@ fn run_foreground_killed_by_signal_is_128_plus_n() {
     let b2 = ctx.bundle("exec sleep 1000");
     let id2 = ctx.id("2");
     let (mut child, _, _) = spawn_run(&ctx.tong, &b2, &id2, &[]);
-    wait_until("running", Duration::from_secs(10), || ctx.tong.cmd(&["state", &id2]).stdout.contains("running"));
+    wait_until("running", Duration::from_secs(10), || {
+        ctx.tong.cmd(&["state", &id2]).stdout.contains("running")
+    });
     let pid = ctx.tong.pid(&id2);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     let s = wait_timeout(&mut child, Duration::from_secs(20), "tong run");
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(s.code(), Some(137), "run exit status after SIGKILL of init: {s:?}");
+    assert_eq!(
+        s.code(),
+        Some(137),
+        "run exit status after SIGKILL of init: {s:?}"
+    );
     assert_clean_simple(&ctx.tong, &id2, &b2, &[pid]);
 }
 
@@ -91,10 +121,18 @@ fn run_forwards_signals() {
     let id = ctx.id("");
     let b = ctx.bundle("trap 'echo got-term; exit 42' TERM; trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.05; done");
     let (mut child, out, _err) = spawn_run(&ctx.tong, &b, &id, &[]);
-    wait_until("ready", Duration::from_secs(10), || std::fs::read_to_string(&out).unwrap_or_default().contains("ready"));
+    wait_until("ready", Duration::from_secs(10), || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("ready")
+    });
     let tpid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(tpid, nix::sys::signal::Signal::SIGUSR1).unwrap();
-    wait_until("got-usr1", Duration::from_secs(10), || std::fs::read_to_string(&out).unwrap_or_default().contains("got-usr1"));
+    wait_until("got-usr1", Duration::from_secs(10), || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("got-usr1")
+    });
     nix::sys::signal::kill(tpid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let s = wait_timeout(&mut child, Duration::from_secs(20), "tong run");
     assert_eq!(s.code(), Some(42), "exit code after forwarded TERM");
@@ -113,18 +151,32 @@ fn run_keep_and_detach() {
     let st = ctx.tong.state(&id);
     assert_eq!(st["status"], "stopped", "--keep keeps a stopped container");
     assert_eq!(st["pid"], 0);
-    assert!(cgroup_dir("pids", &format!("/{id}")).exists(), "--keep keeps the cgroup");
+    assert!(
+        cgroup_dir("pids", &format!("/{id}")).exists(),
+        "--keep keeps the cgroup"
+    );
     ctx.tong.delete(&id).success();
     assert_clean_simple(&ctx.tong, &id, &b, &[]);
 
     let id2 = ctx.id("detach");
     let b2 = ctx.bundle("echo detached-out; exec sleep 1000");
     let t0 = std::time::Instant::now();
-    let o = ctx.tong.run_detached(&b2, &id2).success();
+    let pidfile = ctx.work.join("run.pid");
+    let o = ctx
+        .tong
+        .run(&b2, &id2, &["-d", "--pid-file", pidfile.to_str().unwrap()])
+        .success();
     assert!(t0.elapsed() < Duration::from_secs(10));
     assert_eq!(ctx.tong.status(&id2), "running");
     let pid = ctx.tong.pid(&id2);
-    wait_until("detached output", Duration::from_secs(10), || o.stdout_now().contains("detached-out"));
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap(),
+        pid.to_string(),
+        "run -d --pid-file"
+    );
+    wait_until("detached output", Duration::from_secs(10), || {
+        o.stdout_now().contains("detached-out")
+    });
     ctx.tong.delete_force(&id2).success();
     assert_clean_simple(&ctx.tong, &id2, &b2, &[pid]);
 }
@@ -139,7 +191,9 @@ fn kill_signal_forms() {
     );
     let c = ctx.tong.create(&b, &id, &[]).success();
     ctx.tong.start(&id).success();
-    wait_until("ready", Duration::from_secs(10), || c.stdout_now().contains("ready"));
+    wait_until("ready", Duration::from_secs(10), || {
+        c.stdout_now().contains("ready")
+    });
     // Default is TERM; then name with/without SIG, and numbers.
     let cases: &[(&[&str], &str)] = &[
         (&[], "got-TERM"),
@@ -152,7 +206,9 @@ fn kill_signal_forms() {
         let mut args = vec!["kill", id.as_str()];
         args.extend_from_slice(sig);
         ctx.tong.cmd(&args).success();
-        wait_until(want, Duration::from_secs(10), || c.stdout_now().contains(want));
+        wait_until(want, Duration::from_secs(10), || {
+            c.stdout_now().contains(want)
+        });
     }
     // A bad signal is refused and the container keeps running.
     ctx.tong.cmd(&["kill", &id, "SIGNOPE"]).failure();
@@ -177,16 +233,24 @@ fn kill_all_reaches_every_process() {
     let b = ctx.bundle("sleep 1000 & sleep 1001 & echo ready; wait");
     let c = ctx.tong.create(&b, &id, &[]).success();
     ctx.tong.start(&id).success();
-    wait_until("ready", Duration::from_secs(10), || c.stdout_now().contains("ready"));
+    wait_until("ready", Duration::from_secs(10), || {
+        c.stdout_now().contains("ready")
+    });
     let procs_file = cgroup_dir("pids", &format!("/{id}")).join("cgroup.procs");
     let mut pids: Vec<i32> = Vec::new();
     wait_until("3 processes", Duration::from_secs(10), || {
-        pids = std::fs::read_to_string(&procs_file).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+        pids = std::fs::read_to_string(&procs_file)
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
         pids.len() == 3
     });
     ctx.tong.cmd(&["kill", "--all", &id, "KILL"]).success();
     ctx.tong.wait_stopped(&id);
-    wait_until("all processes gone", Duration::from_secs(10), || pids.iter().all(|p| !alive(*p)));
+    wait_until("all processes gone", Duration::from_secs(10), || {
+        pids.iter().all(|p| !alive(*p))
+    });
     ctx.tong.delete(&id).success();
     assert_clean_simple(&ctx.tong, &id, &b, &pids);
 }
@@ -200,8 +264,15 @@ fn delete_running_needs_force_and_created_is_deletable() {
     ctx.tong.run_detached(&b, &id).success();
     let pid = ctx.tong.pid(&id);
     let d = ctx.tong.delete(&id);
-    assert_ne!(d.code, 0, "delete of running container without --force must fail");
-    assert_eq!(ctx.tong.status(&id), "running", "container survives a refused delete");
+    assert_ne!(
+        d.code, 0,
+        "delete of running container without --force must fail"
+    );
+    assert_eq!(
+        ctx.tong.status(&id),
+        "running",
+        "container survives a refused delete"
+    );
     assert!(alive(pid));
     ctx.tong.delete_force(&id).success();
     assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
@@ -254,7 +325,14 @@ fn start_twice_and_duplicate_id_fail() {
 fn state_and_list_formats() {
     require_root!();
     let ctx = Ctx::new("lc-list");
-    assert_eq!(ctx.tong.cmd(&["list", "--format", "json"]).success().stdout.trim(), "null");
+    assert_eq!(
+        ctx.tong
+            .cmd(&["list", "--format", "json"])
+            .success()
+            .stdout
+            .trim(),
+        "null"
+    );
     let a = ctx.id("a");
     let bb = ctx.id("b");
     let mut b = ctx.bundle("exec sleep 1000");
@@ -265,7 +343,17 @@ fn state_and_list_formats() {
 
     let st = ctx.tong.state(&a);
     let keys: Vec<&String> = st.as_object().unwrap().keys().collect();
-    for k in ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations"] {
+    for k in [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+        "annotations",
+    ] {
         assert!(st.get(k).is_some(), "state lacks {k}: {st}");
     }
     assert_eq!(keys.len(), 9, "unexpected state keys: {keys:?}");
@@ -274,7 +362,10 @@ fn state_and_list_formats() {
     assert_eq!(st["annotations"]["org.test.k"], "v1");
     assert_eq!(st["ociVersion"], "1.2.0");
     let created = st["created"].as_str().unwrap();
-    assert!(created.len() >= 20 && created.ends_with('Z') && created.as_bytes()[10] == b'T', "created {created}");
+    assert!(
+        created.len() >= 20 && created.ends_with('Z') && created.as_bytes()[10] == b'T',
+        "created {created}"
+    );
 
     let list = ctx.tong.list_json();
     let arr = list.as_array().expect("list json is an array");
@@ -284,7 +375,16 @@ fn state_and_list_formats() {
     assert_eq!(arr[1]["id"], bb.as_str());
     assert_eq!(arr[1]["status"], "running");
     for e in arr {
-        for k in ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"] {
+        for k in [
+            "ociVersion",
+            "id",
+            "pid",
+            "status",
+            "bundle",
+            "rootfs",
+            "created",
+            "owner",
+        ] {
             assert!(e.get(k).is_some(), "list entry lacks {k}: {e}");
         }
         assert_eq!(e["owner"], "root");
@@ -299,8 +399,15 @@ fn state_and_list_formats() {
         assert!(header.contains(h), "table header {header}");
     }
     let cols: Vec<&str> = header.split_whitespace().collect();
-    assert_eq!(cols, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], "table header {header:?}");
-    assert!(header.starts_with(&format!("ID{}PID", " ".repeat(a.len() + 3 - 2))), "tabwriter layout (width = longest + 3): {header:?}");
+    assert_eq!(
+        cols,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        "table header {header:?}"
+    );
+    assert!(
+        header.starts_with(&format!("ID{}PID", " ".repeat(a.len() + 3 - 2))),
+        "tabwriter layout (width = longest + 3): {header:?}"
+    );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 2);
     assert!(rows[0].starts_with(&a) && rows[0].contains("created") && rows[0].ends_with("root"));
@@ -319,15 +426,20 @@ fn preserve_fds_and_no_fd_leaks() {
     let f4 = ctx.work.join("fd4.txt");
     std::fs::write(&f3, "from-fd-3\n").unwrap();
     std::fs::write(&f4, "from-fd-4\n").unwrap();
-    // pid 1 is the shell itself: list its fds from a child.
-    let script = "cat <&3; ls /proc/1/fd | sed 's/^/fd=/'";
-    for (preserve, want3, want4) in [(None, false, false), (Some("1"), true, false), (Some("2"), true, true)] {
-        let b = ctx.bundle(script);
+    for (preserve, want) in [
+        (None, vec!["0", "1", "2"]),
+        (Some("1"), vec!["0", "1", "2", "3"]),
+        (Some("2"), vec!["0", "1", "2", "3", "4"]),
+    ] {
+        // The user process is `sleep` itself: its fds, seen from the host after
+        // start, are exactly what the runtime handed over.
+        let mut b = ctx.bundle("");
+        b.args(&["sleep", "1000"]);
         b.save();
         let id = ctx.id(&format!("p{}", preserve.unwrap_or("0")));
         ctx.tong.track(&id);
         let mut c = ctx.tong.command();
-        c.arg("run").arg("--bundle").arg(&b.dir);
+        c.arg("create").arg("--bundle").arg(&b.dir);
         if let Some(n) = preserve {
             c.args(["--preserve-fds", n]);
         }
@@ -338,21 +450,43 @@ fn preserve_fds_and_no_fd_leaks() {
         // SAFETY: only async-signal-safe dup2 calls in the child.
         unsafe {
             c.pre_exec(move || {
-                if libc::dup2(ra, 3) < 0 || libc::dup2(rb, 4) < 0 {
+                // Via fds >= 100, so that dup2 never meets ra/rb already at 3 or 4
+                // (a no-op dup2 would keep O_CLOEXEC).
+                let x = libc::fcntl(ra, libc::F_DUPFD, 100);
+                let y = libc::fcntl(rb, libc::F_DUPFD, 100);
+                if x < 0 || y < 0 || libc::dup2(x, 3) < 0 || libc::dup2(y, 4) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                libc::close(x);
+                libc::close(y);
                 Ok(())
             });
         }
-        let o = ctx.tong.exec(c, "run preserve-fds");
+        ctx.tong.exec(c, "create preserve-fds").success();
         drop((a, bfd));
-        let fds: Vec<&str> = o.stdout.lines().filter_map(|l| l.strip_prefix("fd=")).collect();
-        assert_eq!(o.stdout.contains("from-fd-3"), want3, "preserve {preserve:?}: {o:?}");
-        assert_eq!(fds.contains(&"3"), want3, "fd 3 with preserve {preserve:?}: {fds:?}");
-        assert_eq!(fds.contains(&"4"), want4, "fd 4 with preserve {preserve:?}: {fds:?}");
-        let extra: Vec<&&str> = fds.iter().filter(|f| !["0", "1", "2", "3", "4"].contains(f)).collect();
-        assert!(extra.is_empty(), "fds leaked into the container: {fds:?}");
-        assert_clean_simple(&ctx.tong, &id, &b, &[]);
+        ctx.tong.start(&id).success();
+        let pid = ctx.tong.pid(&id);
+        wait_until("sleep exec'd", Duration::from_secs(10), || {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep"))
+        });
+        let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        fds.sort();
+        assert_eq!(
+            fds, want,
+            "fds of the container process with --preserve-fds {preserve:?}"
+        );
+        if preserve.is_some() {
+            assert_eq!(
+                std::fs::read_link(format!("/proc/{pid}/fd/3")).unwrap(),
+                f3,
+                "fd 3 is the caller's fd 3"
+            );
+        }
+        ctx.tong.delete_force(&id).success();
+        assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
     }
 }
 
@@ -363,11 +497,25 @@ fn no_new_keyring_flag() {
     // A new session keyring is named `_ses.<id>` (as runc names it);
     // /proc/keys is masked by default, so unmask it here.
     let mut b = ctx.bundle("cat /proc/keys");
-    b.edit(|c| c["linux"]["maskedPaths"].as_array_mut().unwrap().retain(|p| p != "/proc/keys"));
+    b.edit(|c| {
+        c["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|p| p != "/proc/keys")
+    });
     let with_id = ctx.id("with");
     let with = ctx.tong.run(&b, &with_id, &[]).success();
-    assert!(with.stdout.contains(&format!("_ses.{with_id}")), "no session keyring named {with_id}: {with:?}");
+    assert!(
+        with.stdout.contains(&format!("_ses.{with_id}")),
+        "no session keyring named {with_id}: {with:?}"
+    );
     let without_id = ctx.id("without");
-    let without = ctx.tong.run(&b, &without_id, &["--no-new-keyring"]).success();
-    assert!(!without.stdout.contains(&without_id), "--no-new-keyring still made a keyring: {without:?}");
+    let without = ctx
+        .tong
+        .run(&b, &without_id, &["--no-new-keyring"])
+        .success();
+    assert!(
+        !without.stdout.contains(&without_id),
+        "--no-new-keyring still made a keyring: {without:?}"
+    );
 }

@@ -14,7 +14,9 @@ use crate::state::{Container, State, Status};
 use crate::sync::{self, Msg};
 use crate::{debug, hooks, paths};
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{
+    bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType as T;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -31,6 +33,7 @@ pub struct Created {
 /// Undoes a half-made container: kills the init, removes the cgroup and state dir.
 struct Cleanup {
     dir: PathBuf,
+    cgroup_path: PathBuf,
     cgroup: Option<Cgroup>,
     child: Option<(Pid, OwnedFd)>,
     armed: bool,
@@ -46,7 +49,7 @@ impl Drop for Cleanup {
             let _ = nix::sys::wait::waitpid(pid, None);
         }
         if let Some(cg) = self.cgroup.take() {
-            if let Err(e) = cg.remove() {
+            if let Err(e) = cg.remove_all(&self.cgroup_path) {
                 crate::logging::warn(&format!("cleanup: {e:#}"));
             }
         }
@@ -84,7 +87,12 @@ pub fn now_rfc3339_nano() -> String {
 }
 
 fn start_socket(dir: &std::fs::File) -> Result<OwnedFd> {
-    let s = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
+    let s = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     // Through the dir fd: sun_path is too short for deep roots with 64-char ids.
     let addr = UnixAddr::new(format!("/proc/self/fd/{}/{START_SOCK}", dir.as_raw_fd()).as_str())?;
     bind(s.as_raw_fd(), &addr).context("bind start socket")?;
@@ -93,7 +101,12 @@ fn start_socket(dir: &std::fs::File) -> Result<OwnedFd> {
 }
 
 fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
-    let s = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let s = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     connect(s.as_raw_fd(), &UnixAddr::new(path)?)
         .with_context(|| format!("connect to console socket {}", path.display()))?;
     Ok(s)
@@ -101,7 +114,10 @@ fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
 
 /// fds 3.. that go to the container: --preserve-fds plus systemd's LISTEN_FDS.
 fn kept_fds(a: &CreateArgs) -> (u32, Vec<String>) {
-    let listen: u32 = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let listen: u32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let env = if listen > 0 {
         vec![format!("LISTEN_FDS={listen}"), "LISTEN_PID=1".to_string()]
     } else {
@@ -116,11 +132,17 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
         bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs manager)");
     }
     let plan = bundle::load(&a.bundle, &a.id)?;
-    debug!("bundle {} loaded, rootfs {}", plan.bundle.display(), plan.rootfs.display());
+    debug!(
+        "bundle {} loaded, rootfs {}",
+        plan.bundle.display(),
+        plan.rootfs.display()
+    );
     let console = match (plan.terminal(), console_override, &a.console_socket) {
         (true, Some(fd), _) => Some(fd),
         (true, None, Some(p)) => Some(connect_console(p)?),
-        (true, None, None) => bail!("cannot allocate tty if tong will detach without setting console socket"),
+        (true, None, None) => {
+            bail!("cannot allocate tty if tong will detach without setting console socket")
+        }
         (false, _, _) => None,
     };
     let state = State {
@@ -132,7 +154,13 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
         rootfs: plan.rootfs.clone(),
         created: now_rfc3339_nano(),
         owner: owner_name(),
-        annotations: plan.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations: plan
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         cgroup_path: plan.cgroup_path.clone(),
         owns_cgroup: true,
         hooks: plan.spec.hooks().clone(),
@@ -144,6 +172,7 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
     let mut c = Container::create_dir(&g.root, state)?;
     let mut guard = Cleanup {
         dir: c.dir.clone(),
+        cgroup_path: plan.cgroup_path.clone(),
         cgroup: None,
         child: None,
         armed: true,
@@ -169,6 +198,7 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
         std::mem::forget(guard);
         init::run(InitArgs {
             plan: &plan,
+            id: &a.id,
             chan: child,
             start_sock,
             console,
@@ -202,7 +232,9 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
     }
     parent.send(&Msg::Proceed)?;
     loop {
-        let (msg, fd) = parent.recv_with_fd()?.context("container init exited before it was ready")?;
+        let (msg, fd) = parent
+            .recv_with_fd()?
+            .context("container init exited before it was ready")?;
         match msg {
             Msg::Error(e) => bail!("{e}"),
             Msg::Forked { pid: real } => {
@@ -220,7 +252,11 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
                 let state = oci_state_json(&c.state, Status::Creating, pid.as_raw());
                 let h = plan.spec.hooks().as_ref();
                 hooks::run_all("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
-                hooks::run_all("createRuntime", h.and_then(|h| h.create_runtime().as_ref()), &state)?;
+                hooks::run_all(
+                    "createRuntime",
+                    h.and_then(|h| h.create_runtime().as_ref()),
+                    &state,
+                )?;
                 parent.send(&Msg::HooksDone { state })?;
             }
             Msg::Ready => break,
@@ -228,7 +264,8 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
         }
     }
     c.state.pid = pid.as_raw();
-    c.state.pid_start_time = crate::state::start_time(pid.as_raw()).context("container init exited during create")?;
+    c.state.pid_start_time =
+        crate::state::start_time(pid.as_raw()).context("container init exited during create")?;
     c.state.created_ok = true;
     c.save()?;
     if let Some(f) = &a.pid_file {
@@ -246,7 +283,10 @@ fn compile_seccomp(plan: &Plan) -> Result<Option<tong_seccomp::Filter>> {
     };
     let f = tong_seccomp::compile(cfg).map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?;
     if !f.skipped_syscalls().is_empty() {
-        debug!("seccomp: unknown syscalls skipped: {}", f.skipped_syscalls().join(" "));
+        debug!(
+            "seccomp: unknown syscalls skipped: {}",
+            f.skipped_syscalls().join(" ")
+        );
     }
     Ok(Some(f))
 }
@@ -254,15 +294,27 @@ fn compile_seccomp(plan: &Plan) -> Result<Option<tong_seccomp::Filter>> {
 /// runc's hand-over of the NOTIFY listener to linux.seccomp.listenerPath.
 fn send_seccomp_listener(plan: &Plan, state: &State, pid: i32, fd: &OwnedFd) -> Result<()> {
     use std::os::fd::AsFd;
-    let cfg = plan.linux().and_then(|l| l.seccomp().as_ref()).context("seccomp listener without linux.seccomp")?;
-    let path = cfg.listener_path().as_ref().context("linux.seccomp.listenerPath is not set")?;
-    let st: serde_json::Value = serde_json::from_str(&oci_state_json(state, Status::Creating, pid))?;
-    tong_seccomp::send_listener(path, fd.as_fd(), &st, cfg.listener_metadata().as_deref().unwrap_or(""))
-        .map_err(|e| anyhow::anyhow!("seccomp listener: {e}"))
+    let cfg = plan
+        .linux()
+        .and_then(|l| l.seccomp().as_ref())
+        .context("seccomp listener without linux.seccomp")?;
+    let path = cfg
+        .listener_path()
+        .as_ref()
+        .context("linux.seccomp.listenerPath is not set")?;
+    let st: serde_json::Value =
+        serde_json::from_str(&oci_state_json(state, Status::Creating, pid))?;
+    tong_seccomp::send_listener(
+        path,
+        fd.as_fd(),
+        &st,
+        cfg.listener_metadata().as_deref().unwrap_or(""),
+    )
+    .map_err(|e| anyhow::anyhow!("seccomp listener: {e}"))
 }
 
 fn place_in_cgroup(plan: &Plan, cg: &Cgroup, pid: Pid) -> Result<()> {
-    cg.add(pid)?;
+    cg.add_all(&plan.cgroup_path, pid)?;
     let l = plan.linux();
     let resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
     let devices = cgroups::device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));
@@ -280,7 +332,8 @@ pub fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
     ));
-    std::fs::write(&tmp, pid.to_string()).with_context(|| format!("write pid file {}", tmp.display()))?;
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("write pid file {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("write pid file {}", path.display()))?;
     Ok(())
 }

@@ -47,10 +47,14 @@ fn kill_and_wait(c: &Container) -> Result<()> {
 pub fn destroy(c: &Container) -> Result<()> {
     if c.state.owns_cgroup {
         let cg = Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?;
-        cg.remove()?;
+        cg.remove_all(&c.state.cgroup_path)?;
     }
     let state = oci_state_json(&c.state, Status::Stopped, 0);
-    hooks::run_all_warn("poststop", c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()), &state);
+    hooks::run_all_warn(
+        "poststop",
+        c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()),
+        &state,
+    );
     c.remove_dir()?;
     debug!("container {} deleted", c.state.id);
     Ok(())

@@ -9,8 +9,14 @@ use std::path::Path;
 use std::time::Duration;
 
 pub fn parse_interval(s: &str) -> Result<Duration> {
-    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
-    let n: f64 = num.parse().with_context(|| format!("invalid interval {s:?}"))?;
+    let (num, unit) = s.trim().split_at(
+        s.trim()
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("invalid interval {s:?}"))?;
     let secs = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
@@ -31,9 +37,13 @@ fn stats_event(id: &str, cg: &Cgroup) -> Result<String> {
 
 fn oom_count(cgroup_path: &Path) -> u64 {
     let rel = cgroup_path.strip_prefix("/").unwrap_or(cgroup_path);
-    let v1 = Path::new("/sys/fs/cgroup/memory").join(rel).join("memory.oom_control");
+    let v1 = Path::new("/sys/fs/cgroup/memory")
+        .join(rel)
+        .join("memory.oom_control");
     let v2 = Path::new("/sys/fs/cgroup").join(rel).join("memory.events");
-    let text = std::fs::read_to_string(v1).or_else(|_| std::fs::read_to_string(v2)).unwrap_or_default();
+    let text = std::fs::read_to_string(v1)
+        .or_else(|_| std::fs::read_to_string(v2))
+        .unwrap_or_default();
     text.lines()
         .filter_map(|l| l.split_once(' '))
         .filter(|(k, _)| *k == "oom_kill" || *k == "oom")

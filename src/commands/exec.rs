@@ -36,8 +36,10 @@ pub fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
 
 fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     if let Some(path) = &a.process {
-        let data = std::fs::read(path).with_context(|| format!("read process file {}", path.display()))?;
-        let p: Process = serde_json::from_slice(&data).map_err(|e| anyhow::anyhow!("invalid process file {}: {e}", path.display()))?;
+        let data =
+            std::fs::read(path).with_context(|| format!("read process file {}", path.display()))?;
+        let p: Process = serde_json::from_slice(&data)
+            .map_err(|e| anyhow::anyhow!("invalid process file {}: {e}", path.display()))?;
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("process args cannot be empty");
         }
@@ -64,7 +66,8 @@ fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
         }
     }
     if !a.additional_gids.is_empty() {
-        p.user_mut().set_additional_gids(Some(a.additional_gids.clone()));
+        p.user_mut()
+            .set_additional_gids(Some(a.additional_gids.clone()));
     }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
@@ -72,7 +75,14 @@ fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
             let c = Capability::from_str(name.trim_start_matches("CAP_"))
                 .map_err(|_| anyhow::anyhow!("unknown capability {name:?}"))?;
             // Never inheritable (CVE-2022-29162).
-            for set in [caps.bounding().clone(), caps.effective().clone(), caps.permitted().clone()].iter_mut().enumerate() {
+            for set in [
+                caps.bounding().clone(),
+                caps.effective().clone(),
+                caps.permitted().clone(),
+            ]
+            .iter_mut()
+            .enumerate()
+            {
                 let mut s = set.1.clone().unwrap_or_default();
                 s.insert(c);
                 match set.0 {
@@ -101,7 +111,9 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     match c.status() {
         Status::Running | Status::Created => {}
         Status::Paused if a.ignore_paused => {}
-        Status::Paused => bail!("cannot exec in a paused container (use --ignore-paused to override)"),
+        Status::Paused => {
+            bail!("cannot exec in a paused container (use --ignore-paused to override)")
+        }
         Status::Stopped => bail!("cannot exec in a stopped container"),
         Status::Creating => bail!("cannot exec in a container that is being created"),
     }
@@ -110,16 +122,28 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     let (console, relay) = match (terminal, &a.console_socket) {
         (false, _) => (None, None),
         (true, Some(path)) => {
-            let s = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+            let s = socket(
+                AddressFamily::Unix,
+                SockType::Stream,
+                SockFlag::SOCK_CLOEXEC,
+                None,
+            )?;
             connect(s.as_raw_fd(), &UnixAddr::new(path.as_path())?)
                 .with_context(|| format!("connect to console socket {}", path.display()))?;
             (Some(s), None)
         }
         (true, None) if !a.detach => {
-            let (x, y) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?;
+            let (x, y) = socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )?;
             (Some(y), Some(x))
         }
-        (true, None) => bail!("cannot allocate tty if tong will detach without setting console socket"),
+        (true, None) => {
+            bail!("cannot allocate tty if tong will detach without setting console socket")
+        }
     };
     let init_pidfd = signals::pidfd_open(c.state.pid)?;
     if !c.init_alive() {
@@ -136,7 +160,9 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     let cgroup = Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?;
     let cgroup_path = c.state.cgroup_path.clone();
     let seccomp = match &c.state.seccomp {
-        Some(cfg) => Some(tong_seccomp::compile(cfg).map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?),
+        Some(cfg) => {
+            Some(tong_seccomp::compile(cfg).map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?)
+        }
         None => None,
     };
     let seccomp_cfg = c.state.seccomp.clone();
@@ -148,7 +174,8 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
         let own = std::fs::File::open("/proc/self/ns/pid_for_children")?;
         // SAFETY: setns(2) on a pidfd.
         if unsafe { libc::setns(init_pidfd.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("enter the container's pid namespace");
+            return Err(std::io::Error::last_os_error())
+                .context("enter the container's pid namespace");
         }
         Some(own)
     } else {
@@ -169,7 +196,8 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
         });
     }
     if let Some(own) = saved_pidns {
-        setns(own.as_fd(), CloneFlags::CLONE_NEWPID).context("return to the runtime's pid namespace")?;
+        setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
+            .context("return to the runtime's pid namespace")?;
     }
     let Forked::Parent { pid, pidfd } = forked? else {
         unreachable!("the exec child never returns")
@@ -192,7 +220,12 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
                 let cfg = seccomp_cfg.as_ref().expect("a filter was installed");
                 let st: serde_json::Value = serde_json::from_str(&state_json)?;
                 let path = cfg.listener_path().clone().unwrap_or_default();
-                if let Err(e) = tong_seccomp::send_listener(&path, fd.as_fd(), &st, cfg.listener_metadata().as_deref().unwrap_or("")) {
+                if let Err(e) = tong_seccomp::send_listener(
+                    &path,
+                    fd.as_fd(),
+                    &st,
+                    cfg.listener_metadata().as_deref().unwrap_or(""),
+                ) {
                     return fail(anyhow::anyhow!("seccomp listener: {e}"));
                 }
             }
@@ -217,14 +250,22 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
 
 /// The container's cgroup, or with --cgroup a sub-cgroup of it (PATH for every
 /// controller, CONTROLLER:PATH for one, on cgroup v1).
-fn join_cgroup(cg: &Cgroup, base: &std::path::Path, subs: &[String], pid: nix::unistd::Pid) -> Result<()> {
-    cg.add(pid)?;
+fn join_cgroup(
+    cg: &Cgroup,
+    base: &std::path::Path,
+    subs: &[String],
+    pid: nix::unistd::Pid,
+) -> Result<()> {
+    cg.add_all(base, pid)?;
     for s in subs {
         let (ctrl, path) = match s.split_once(':') {
             Some((c, p)) => (Some(c), p),
             None => (None, s.as_str()),
         };
-        let rel = base.strip_prefix("/").unwrap_or(base).join(path.trim_start_matches('/'));
+        let rel = base
+            .strip_prefix("/")
+            .unwrap_or(base)
+            .join(path.trim_start_matches('/'));
         let dirs: Vec<std::path::PathBuf> = match ctrl {
             Some(c) => vec![std::path::Path::new("/sys/fs/cgroup").join(c).join(&rel)],
             None => {

@@ -29,7 +29,9 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
             .collect();
         ids.sort();
         for id in ids {
-            let Ok(c) = Container::load(root, &id) else { continue };
+            let Ok(c) = Container::load(root, &id) else {
+                continue;
+            };
             let s = c.oci_state();
             entries.push(Entry {
                 oci_version: s.oci_version.to_string(),
@@ -59,9 +61,18 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
             }
         }
         ListFormat::Table => {
-            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                .map(String::from)
+                .to_vec()];
             for e in &entries {
-                rows.push(vec![e.id.clone(), e.pid.to_string(), e.status.clone(), e.bundle.clone(), e.created.clone(), e.owner.clone()]);
+                rows.push(vec![
+                    e.id.clone(),
+                    e.pid.to_string(),
+                    e.status.clone(),
+                    e.bundle.clone(),
+                    e.created.clone(),
+                    e.owner.clone(),
+                ]);
             }
             use std::io::Write;
             let _ = write!(std::io::stdout(), "{}", table(&rows));
@@ -74,7 +85,13 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows[0].len();
     let widths: Vec<usize> = (0..cols)
-        .map(|i| rows.iter().map(|r| r[i].len() + 3).max().unwrap_or(0).max(12))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {
@@ -94,7 +111,12 @@ fn table(rows: &[Vec<String>]) -> String {
 mod tests {
     #[test]
     fn table_matches_runc_header() {
-        let rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
-        assert_eq!(super::table(&rows), "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n");
+        let rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+            .map(String::from)
+            .to_vec()];
+        assert_eq!(
+            super::table(&rows),
+            "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
+        );
     }
 }

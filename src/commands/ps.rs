@@ -16,10 +16,21 @@ pub fn ps(root: &Path, id: &str, format: ListFormat, ps_args: &[String]) -> Resu
         crate::outln!("{}", serde_json::to_string(&pids)?);
         return Ok(());
     }
-    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
-    let out = std::process::Command::new("ps").args(&args).output().context("run ps")?;
+    let args: Vec<String> = if ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        ps_args.to_vec()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("run ps")?;
     if !out.status.success() {
-        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
@@ -30,7 +41,10 @@ pub fn ps(root: &Path, id: &str, format: ListFormat, ps_args: &[String]) -> Resu
         .context("couldn't find PID field in ps output")?;
     crate::outln!("{header}");
     for l in lines {
-        let pid = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok());
+        let pid = l
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
             crate::outln!("{l}");
         }

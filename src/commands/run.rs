@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -27,7 +29,12 @@ fn run_blocked(g: &Global, a: &RunArgs) -> Result<i32> {
     // A terminal with nobody to hand it to: keep it and relay it ourselves.
     let relay = !a.detach && a.create.console_socket.is_none() && wants_terminal(&a.create.bundle);
     let (ours, theirs) = if relay {
-        let (x, y) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?;
+        let (x, y) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
         (Some(x), Some(y))
     } else {
         (None, None)
@@ -117,7 +124,10 @@ pub fn wait_forwarding(pid: nix::unistd::Pid, master: Option<&OwnedFd>) -> Resul
                 r?;
             }
         }
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
         drop(fds);
         if ready[0] {
             if let Some(info) = sfd.read_signal()? {
@@ -206,7 +216,11 @@ impl RawTerminal {
 impl Drop for RawTerminal {
     fn drop(&mut self) {
         if let Some(t) = &self.0 {
-            let _ = nix::sys::termios::tcsetattr(std::io::stdin().as_fd(), nix::sys::termios::SetArg::TCSANOW, t);
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin().as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
         }
     }
 }

@@ -12,7 +12,10 @@ pub fn spec(bundle: &Path, rootless: bool) -> Result<()> {
     }
     let mut v: serde_json::Value = serde_json::from_str(DEFAULT)?;
     if rootless {
-        let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        let (uid, gid) = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
         let linux = &mut v["linux"];
         linux.as_object_mut().expect("object").remove("resources");
         let ns = linux["namespaces"].as_array_mut().expect("array");

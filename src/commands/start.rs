@@ -5,7 +5,9 @@ use super::create::{oci_state_json, START_SOCK};
 use crate::state::{Container, Status};
 use crate::{debug, hooks};
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{
+    connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
+};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
@@ -18,7 +20,12 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Running | Status::Paused => bail!("cannot start an already running container"),
     }
     let dir = std::fs::File::open(&c.dir)?;
-    let s = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
+    let s = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     let addr = UnixAddr::new(format!("/proc/self/fd/{}/{START_SOCK}", dir.as_raw_fd()).as_str())?;
     connect(s.as_raw_fd(), &addr).context("reach the container's init")?;
     send(s.as_raw_fd(), b"s", MsgFlags::MSG_NOSIGNAL).context("release the container's init")?;
@@ -33,6 +40,10 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     }
     debug!("container {id} started");
     let state = oci_state_json(&c.state, Status::Running, c.state.pid);
-    hooks::run_all_warn("poststart", c.state.hooks.as_ref().and_then(|h| h.poststart().as_ref()), &state);
+    hooks::run_all_warn(
+        "poststart",
+        c.state.hooks.as_ref().and_then(|h| h.poststart().as_ref()),
+        &state,
+    );
     Ok(())
 }

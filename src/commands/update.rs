@@ -33,7 +33,7 @@ fn nonzero<T: PartialEq + Default>(v: Option<T>) -> Option<T> {
 
 /// Drops every zero so it is not written.
 fn without_zeros(mut r: LinuxResources) -> LinuxResources {
-    if let Some(m) = r.memory().clone() {
+    if let Some(m) = *r.memory() {
         let mut n = LinuxMemory::default();
         n.set_limit(nonzero(m.limit()));
         n.set_reservation(nonzero(m.reservation()));
@@ -74,10 +74,20 @@ fn from_flags(a: &UpdateArgs) -> Result<LinuxResources> {
     let mut r = LinuxResources::default();
     let mut m = LinuxMemory::default();
     m.set_limit(a.memory.as_deref().map(parse_bytes).transpose()?);
-    m.set_reservation(a.memory_reservation.as_deref().map(parse_bytes).transpose()?);
+    m.set_reservation(
+        a.memory_reservation
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()?,
+    );
     m.set_swap(a.memory_swap.as_deref().map(parse_bytes).transpose()?);
     m.set_kernel(a.kernel_memory.as_deref().map(parse_bytes).transpose()?);
-    m.set_kernel_tcp(a.kernel_memory_tcp.as_deref().map(parse_bytes).transpose()?);
+    m.set_kernel_tcp(
+        a.kernel_memory_tcp
+            .as_deref()
+            .map(parse_bytes)
+            .transpose()?,
+    );
     r.set_memory(Some(m));
     let mut c = LinuxCpu::default();
     c.set_shares(a.cpu_shares);
@@ -117,7 +127,8 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
             } else {
                 data = std::fs::read(p).with_context(|| format!("read {}", p.display()))?;
             }
-            serde_json::from_slice(&data).map_err(|e| anyhow::anyhow!("invalid resources JSON: {e}"))?
+            serde_json::from_slice(&data)
+                .map_err(|e| anyhow::anyhow!("invalid resources JSON: {e}"))?
         }
         None => from_flags(a)?,
     };
@@ -148,7 +159,10 @@ mod tests {
         let m = r.memory().as_ref().unwrap();
         assert_eq!((m.limit(), m.reservation(), m.kernel()), (None, None, None));
         let c = r.cpu().as_ref().unwrap();
-        assert_eq!((c.shares(), c.quota(), c.period()), (None, Some(70000), Some(100000)));
+        assert_eq!(
+            (c.shares(), c.quota(), c.period()),
+            (None, Some(70000), Some(100000))
+        );
         assert_eq!(r.pids().as_ref().unwrap().limit(), 60);
         assert_eq!(r.block_io().as_ref().unwrap().weight(), None);
     }

@@ -16,7 +16,14 @@ pub fn prctl(op: libc::c_int, arg: libc::c_ulong) -> Result<()> {
 /// (the shim's fd 3, podman's fd 5) that must not reach the container.
 pub fn mark_cloexec_from(first: u32) {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags.
-    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
 }
 
 pub fn set_rlimits(p: &oci_spec::runtime::Process) -> Result<()> {
@@ -28,8 +35,14 @@ pub fn set_rlimits(p: &oci_spec::runtime::Process) -> Result<()> {
         };
         // SAFETY: prlimit on ourselves with a valid struct.
         if unsafe { libc::prlimit(0, res, &lim, std::ptr::null_mut()) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("setrlimit {:?} soft {} hard {}", r.typ(), r.soft(), r.hard()));
+            return Err(std::io::Error::last_os_error()).with_context(|| {
+                format!(
+                    "setrlimit {:?} soft {} hard {}",
+                    r.typ(),
+                    r.soft(),
+                    r.hard()
+                )
+            });
         }
     }
     Ok(())
@@ -64,7 +77,12 @@ pub fn switch_user(p: &oci_spec::runtime::Process, in_userns: bool) -> Result<()
         crate::caps::drop_bounding(c)?;
     }
     let u = p.user();
-    let groups: Vec<Gid> = u.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+    let groups: Vec<Gid> = u
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
     if let Err(e) = nix::unistd::setgroups(&groups) {
         // With setgroups denied in a user namespace only an empty list is moot.
         if !(in_userns && groups.is_empty()) {
@@ -86,13 +104,15 @@ pub fn switch_user(p: &oci_spec::runtime::Process, in_userns: bool) -> Result<()
 /// process.ioPriority through ioprio_set(IOPRIO_WHO_PROCESS, self).
 pub fn set_io_priority(p: &oci_spec::runtime::Process) -> Result<()> {
     use oci_spec::runtime::IOPriorityClass as C;
-    let Some(io) = p.io_priority() else { return Ok(()) };
+    let Some(io) = p.io_priority() else {
+        return Ok(());
+    };
     let class = match io.class() {
         C::IoprioClassRt => 1,
         C::IoprioClassBe => 2,
         C::IoprioClassIdle => 3,
     };
-    let value = (class << 13) | (io.priority() as i64 & 0x1fff);
+    let value = (class << 13) | (io.priority() & 0x1fff);
     // SAFETY: plain syscall with integer arguments.
     if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) } != 0 {
         return Err(std::io::Error::last_os_error()).context("set io priority");
@@ -116,7 +136,9 @@ struct SchedAttr {
 /// process.scheduler through sched_setattr(2).
 pub fn set_scheduler(p: &oci_spec::runtime::Process) -> Result<()> {
     use oci_spec::runtime::{LinuxSchedulerFlag as F, LinuxSchedulerPolicy as P};
-    let Some(s) = p.scheduler() else { return Ok(()) };
+    let Some(s) = p.scheduler() else {
+        return Ok(());
+    };
     let policy = match s.policy() {
         P::SchedOther => 0,
         P::SchedFifo => 1,
@@ -170,8 +192,65 @@ pub fn set_lsm_labels(p: &oci_spec::runtime::Process) -> Result<()> {
     }
     if let Some(label) = p.selinux_label().as_deref().filter(|s| !s.is_empty()) {
         if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
-            std::fs::write("/proc/self/attr/exec", label).with_context(|| format!("apply selinux label {label}"))?;
+            std::fs::write("/proc/self/attr/exec", label)
+                .with_context(|| format!("apply selinux label {label}"))?;
         }
     }
     Ok(())
+}
+
+/// Unblocks every signal and gives each its default action: the container must
+/// not inherit `run`'s blocked mask or tong's ignored SIGPIPE.
+pub fn reset_signals() {
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    // The kernel's sigaction, so glibc's reserved signals (32, 33) are reset too.
+    #[repr(C)]
+    struct KSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: rt_sigaction with a valid struct and the kernel's sigset size.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KSigaction,
+                    0usize,
+                    8usize,
+                )
+            };
+        }
+    }
+}
+
+/// runc adds HOME from the container's /etc/passwd when the config has none.
+pub fn with_home(mut env: Vec<String>, uid: u32) -> Vec<String> {
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return env;
+    }
+    let home = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 5 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+            })
+        })
+        .unwrap_or_else(|| "/".to_string());
+    env.push(format!("HOME={home}"));
+    env
 }

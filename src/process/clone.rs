@@ -61,7 +61,14 @@ pub fn clone3(flags: u64) -> Result<Forked> {
 pub fn fork_sibling() -> Result<Forked> {
     // SAFETY: legacy clone without a new stack behaves like fork.
     let ret = unsafe {
-        libc::syscall(libc::SYS_clone, (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
     };
     match ret {
         -1 => Err(std::io::Error::last_os_error()).context("clone"),

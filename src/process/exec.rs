@@ -38,6 +38,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     attrs::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
     attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
     attrs::mark_cloexec_from(3 + a.keep_fds);
+    attrs::reset_signals();
     match a.chan.expect("joining the container")? {
         Msg::Proceed => {}
         m => anyhow::bail!("unexpected message {m:?}"),
@@ -77,7 +78,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     }
     attrs::switch_user(p, a.in_userns)?;
     nix::unistd::chdir(p.cwd()).with_context(|| format!("chdir to cwd ({})", p.cwd().display()))?;
-    let env = p.env().clone().unwrap_or_default();
+    let env = attrs::with_home(p.env().clone().unwrap_or_default(), p.user().uid());
     let args = p.args().clone().unwrap_or_default();
     let arg0 = args.first().context("exec args cannot be empty")?;
     let path = crate::process::lookup::find(arg0, &env)?;

@@ -16,6 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 pub struct InitArgs<'a> {
     pub plan: &'a Plan,
+    pub id: &'a str,
     pub chan: Channel,
     /// Listening socket `start` connects to.
     pub start_sock: OwnedFd,
@@ -33,9 +34,14 @@ pub struct InitArgs<'a> {
 /// Whether the init asks the parent to run hooks (and so learns the state JSON).
 pub fn needs_hook_sync(plan: &Plan) -> bool {
     plan.spec.hooks().as_ref().is_some_and(|h| {
-        [h.prestart(), h.create_runtime(), h.create_container(), h.start_container()]
-            .iter()
-            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+        [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+        ]
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
     })
 }
 
@@ -74,6 +80,7 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     // our /proc files (CVE-2016-9962, CVE-2019-5736).
     attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
     attrs::mark_cloexec_from(3 + a.keep_fds);
+    attrs::reset_signals();
     match a.chan.expect("setup")? {
         Msg::Proceed => {}
         m => anyhow::bail!("unexpected message {m:?}"),
@@ -100,7 +107,11 @@ fn setup(a: &InitArgs) -> Result<Exec> {
             m => anyhow::bail!("unexpected message {m:?}"),
         }
         let h = plan.spec.hooks().as_ref();
-        hooks::run_all("createContainer", h.and_then(|h| h.create_container().as_ref()), &state)?;
+        hooks::run_all(
+            "createContainer",
+            h.and_then(|h| h.create_container().as_ref()),
+            &state,
+        )?;
     }
     if new_mnt {
         rootfs::enter(plan, a.no_pivot)?;
@@ -112,24 +123,28 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     if plan.terminal() {
         console(a)?;
     }
+    let p = plan.process();
+    let cwd = p.cwd();
+    {
+        // Before the root may turn read-only.
+        let root = std::fs::File::open("/")?;
+        crate::safe_fs::mkdir_all(root.as_fd(), cwd, 0o755)
+            .with_context(|| format!("create cwd {}", cwd.display()))?;
+    }
     if new_mnt {
         rootfs::finish(plan)?;
     }
-    let p = plan.process();
     attrs::set_rlimits(p)?;
     attrs::set_io_priority(p)?;
     attrs::set_scheduler(p)?;
     attrs::set_lsm_labels(p)?;
     if !a.no_new_keyring {
-        // A fresh session keyring, so the container can't see the host's keys.
-        // SAFETY: keyctl(JOIN_SESSION_KEYRING, NULL) makes an anonymous keyring.
-        unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) };
-    }
-    let cwd = p.cwd();
-    {
-        let root = std::fs::File::open("/")?;
-        crate::safe_fs::mkdir_all(root.as_fd(), cwd, 0o755)
-            .with_context(|| format!("create cwd {}", cwd.display()))?;
+        // A fresh session keyring named as runc names it, so the container
+        // can't see the host's keys.
+        if let Ok(name) = CString::new(format!("_ses.{}", a.id)) {
+            // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) with a live C string.
+            unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) };
+        }
     }
     if let Some(umask) = p.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
@@ -150,9 +165,11 @@ fn setup(a: &InitArgs) -> Result<Exec> {
         None => None,
     };
     attrs::switch_user(p, plan.ns.has(T::User))?;
-    nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
+    nix::unistd::chdir(cwd)
+        .with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     env.extend(a.extra_env.iter().cloned());
+    let env = attrs::with_home(env, p.user().uid());
     let args = p.args().as_ref().expect("validated args");
     let path = crate::process::lookup::find(&args[0], &env)?;
     let cs = |s: &str| CString::new(s).with_context(|| format!("NUL byte in {s:?}"));
@@ -171,7 +188,10 @@ fn setup(a: &InitArgs) -> Result<Exec> {
 fn wait_and_exec(a: &InitArgs, exec: Exec) -> Result<std::convert::Infallible> {
     // Block until `start` connects and says go.
     let conn = loop {
-        let conn = match nix::sys::socket::accept4(a.start_sock.as_raw_fd(), nix::sys::socket::SockFlag::SOCK_CLOEXEC) {
+        let conn = match nix::sys::socket::accept4(
+            a.start_sock.as_raw_fd(),
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        ) {
             Ok(fd) => fd,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).context("wait for start"),
@@ -183,9 +203,16 @@ fn wait_and_exec(a: &InitArgs, exec: Exec) -> Result<std::convert::Infallible> {
         }
     };
     let h = a.plan.spec.hooks().as_ref();
-    if let Err(e) = hooks::run_all("startContainer", h.and_then(|h| h.start_container().as_ref()), &exec.state) {
+    if let Err(e) = hooks::run_all(
+        "startContainer",
+        h.and_then(|h| h.start_container().as_ref()),
+        &exec.state,
+    ) {
         // `start` reads this and fails with it.
-        let _ = nix::unistd::write(unsafe { std::os::fd::BorrowedFd::borrow_raw(conn) }, format!("{e:#}").as_bytes());
+        let _ = nix::unistd::write(
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(conn) },
+            format!("{e:#}").as_bytes(),
+        );
         return Err(e);
     }
     if let Some(f) = &exec.seccomp {
@@ -201,7 +228,8 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
     let plan = a.plan;
     let ns = &plan.ns;
     if let Some(path) = ns.get(T::User).and_then(|n| n.path.as_ref()) {
-        let f = std::fs::File::open(path).with_context(|| format!("open user namespace {}", path.display()))?;
+        let f = std::fs::File::open(path)
+            .with_context(|| format!("open user namespace {}", path.display()))?;
         setns(f.as_fd(), CloneFlags::CLONE_NEWUSER).context("join user namespace")?;
         unshare(ns.clone_flags()).context("unshare namespaces")?;
         if ns.is_new(T::Pid) {
@@ -214,17 +242,24 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
         let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
     }
     if ns.is_new(T::Time) {
-        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)).context("unshare time namespace")?;
+        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .context("unshare time namespace")?;
         let offsets = plan.linux().and_then(|l| l.time_offsets().as_ref());
         let mut data = String::new();
         for (clock, o) in offsets.into_iter().flatten() {
-            data.push_str(&format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)));
+            data.push_str(&format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            ));
         }
         if !data.is_empty() {
-            std::fs::write("/proc/self/timens_offsets", &data).with_context(|| format!("write time offsets {data:?}"))?;
+            std::fs::write("/proc/self/timens_offsets", &data)
+                .with_context(|| format!("write time offsets {data:?}"))?;
         }
         let f = std::fs::File::open("/proc/self/ns/time_for_children")?;
-        setns(f.as_fd(), CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)).context("enter time namespace")?;
+        setns(f.as_fd(), CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .context("enter time namespace")?;
     }
     if ns.is_new(T::Cgroup) {
         unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
@@ -260,7 +295,6 @@ fn console(a: &InitArgs) -> Result<()> {
     let _ = pty.number;
     Ok(())
 }
-
 
 /// Installs the filter; a NOTIFY listener goes to the parent, which hands it on.
 fn install_seccomp(a: &InitArgs, f: &tong_seccomp::Filter) -> Result<()> {

@@ -53,6 +53,7 @@ pub fn find(arg0: &str, env: &[String]) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn runc_words() {
@@ -62,7 +63,11 @@ mod tests {
         assert!(e.contains("executable file not found in $PATH"), "{e}");
         let e = find("/no/such", &env).unwrap_err().to_string();
         assert!(e.contains("no such file or directory"), "{e}");
-        let e = find("/etc/hostname", &env).unwrap_err().to_string();
+        let f = std::env::temp_dir().join(format!("tong-noexec-{}", std::process::id()));
+        std::fs::write(&f, "x").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = find(f.to_str().unwrap(), &env).unwrap_err().to_string();
+        std::fs::remove_file(&f).unwrap();
         assert!(e.contains("permission denied"), "{e}");
     }
 }

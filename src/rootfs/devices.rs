@@ -23,18 +23,25 @@ pub struct Dev {
 
 /// The devices every container gets (runtime-spec "Default Devices").
 pub fn defaults() -> Vec<Dev> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(n, ma, mi)| Dev {
-            path: PathBuf::from("/dev").join(n),
-            kind: SFlag::S_IFCHR,
-            major: ma,
-            minor: mi,
-            mode: 0o666,
-            uid: None,
-            gid: None,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(n, ma, mi)| Dev {
+        path: PathBuf::from("/dev").join(n),
+        kind: SFlag::S_IFCHR,
+        major: ma,
+        minor: mi,
+        mode: 0o666,
+        uid: None,
+        gid: None,
+    })
+    .collect()
 }
 
 pub fn from_spec(d: &LinuxDevice) -> Result<Dev> {
@@ -42,7 +49,10 @@ pub fn from_spec(d: &LinuxDevice) -> Result<Dev> {
         LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
         LinuxDeviceType::B => SFlag::S_IFBLK,
         LinuxDeviceType::P => SFlag::S_IFIFO,
-        LinuxDeviceType::A => bail!("device {}: type \"a\" is only for cgroup rules", d.path().display()),
+        LinuxDeviceType::A => bail!(
+            "device {}: type \"a\" is only for cgroup rules",
+            d.path().display()
+        ),
     };
     if !d.path().is_absolute() {
         bail!("device path {} is not absolute", d.path().display());
@@ -69,7 +79,10 @@ pub fn already_there(root: BorrowedFd, dev: &Dev) -> Result<bool> {
     let same = kind == dev.kind.bits()
         && (dev.kind == SFlag::S_IFIFO || st.st_rdev == makedev(dev.major, dev.minor));
     if !same {
-        bail!("{} already exists and is not the requested device", dev.path.display());
+        bail!(
+            "{} already exists and is not the requested device",
+            dev.path.display()
+        );
     }
     Ok(true)
 }
@@ -79,7 +92,11 @@ pub fn create(root: BorrowedFd, dev: &Dev, in_userns: bool) -> Result<()> {
     let parent = safe_fs::mkdir_all(root, dev.path.parent().unwrap_or(Path::new("/")), 0o755)?;
     let dir = safe_fs::reopen_dir(&parent)?;
     // Whatever the image left there (a file, a symlink) goes: we never follow it.
-    match nix::unistd::unlinkat(Some(dir.as_raw_fd()), name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+    match nix::unistd::unlinkat(
+        Some(dir.as_raw_fd()),
+        name,
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    ) {
         Ok(()) | Err(Errno::ENOENT) => {}
         Err(e) => return Err(e).with_context(|| format!("remove {}", dev.path.display())),
     }
@@ -121,8 +138,14 @@ pub fn create(root: BorrowedFd, dev: &Dev, in_userns: bool) -> Result<()> {
 
 fn bind_host_node(root: BorrowedFd, dev: &Dev) -> Result<()> {
     let target = safe_fs::touch(root, &dev.path)?;
-    mount(Some(&dev.path), fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .with_context(|| format!("bind host {}", dev.path.display()))?;
+    mount(
+        Some(&dev.path),
+        fd_path(&target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind host {}", dev.path.display()))?;
     Ok(())
 }
 
@@ -146,10 +169,15 @@ pub fn symlinks(root: BorrowedFd) -> Result<()> {
         }
     }
     // ptmx must be the devpts instance's, not a node from the image.
-    match nix::unistd::unlinkat(Some(dir.as_raw_fd()), "ptmx", nix::unistd::UnlinkatFlags::NoRemoveDir) {
+    match nix::unistd::unlinkat(
+        Some(dir.as_raw_fd()),
+        "ptmx",
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    ) {
         Ok(()) | Err(Errno::ENOENT) => {}
         Err(e) => return Err(e).context("remove /dev/ptmx"),
     }
-    nix::unistd::symlinkat("pts/ptmx", Some(dir.as_raw_fd()), "ptmx").context("symlink /dev/ptmx")?;
+    nix::unistd::symlinkat("pts/ptmx", Some(dir.as_raw_fd()), "ptmx")
+        .context("symlink /dev/ptmx")?;
     Ok(())
 }

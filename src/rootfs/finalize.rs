@@ -53,24 +53,42 @@ pub fn sysctls(sysctl: &HashMap<String, String>) -> Result<()> {
 pub fn readonly_paths(paths: &[String]) -> Result<()> {
     let root = root()?;
     for p in paths {
-        let fd = match safe_fs::open_in_root(root.as_fd(), Path::new(p), libc::O_PATH | libc::O_NOFOLLOW) {
+        let fd = match safe_fs::open_in_root(
+            root.as_fd(),
+            Path::new(p),
+            libc::O_PATH | libc::O_NOFOLLOW,
+        ) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(e).with_context(|| format!("readonly path {p}")),
         };
-        mount(Some(fd_path(&fd).as_str()), fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .with_context(|| format!("bind readonly path {p}"))?;
-        let top = safe_fs::open_in_root(root.as_fd(), Path::new(p), libc::O_PATH | libc::O_NOFOLLOW)?;
-        remount_bind(&top, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
-            .with_context(|| format!("readonly path {p}"))?;
+        mount(
+            Some(fd_path(&fd).as_str()),
+            fd_path(&fd).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind readonly path {p}"))?;
+        let top =
+            safe_fs::open_in_root(root.as_fd(), Path::new(p), libc::O_PATH | libc::O_NOFOLLOW)?;
+        remount_bind(
+            &top,
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        )
+        .with_context(|| format!("readonly path {p}"))?;
     }
     Ok(())
 }
 
 /// /dev/null opened and checked to be the real null device, char 1:3.
 fn dev_null() -> Result<OwnedFd> {
-    let raw = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .context("open /dev/null")?;
+    let raw = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("open /dev/null")?;
     // SAFETY: a new fd.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
@@ -87,16 +105,32 @@ pub fn masked_paths(paths: &[String]) -> Result<()> {
     let root = root()?;
     let null = dev_null()?;
     for p in paths {
-        let fd = match safe_fs::open_in_root(root.as_fd(), Path::new(p), libc::O_PATH | libc::O_NOFOLLOW) {
+        let fd = match safe_fs::open_in_root(
+            root.as_fd(),
+            Path::new(p),
+            libc::O_PATH | libc::O_NOFOLLOW,
+        ) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(e).with_context(|| format!("masked path {p}")),
         };
         let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
         let r = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            mount(Some("tmpfs"), fd_path(&fd).as_str(), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
+            mount(
+                Some("tmpfs"),
+                fd_path(&fd).as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                Some("size=0k"),
+            )
         } else {
-            mount(Some(fd_path(&null).as_str()), fd_path(&fd).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            mount(
+                Some(fd_path(&null).as_str()),
+                fd_path(&fd).as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
         };
         r.with_context(|| format!("mask {p}"))?;
     }

@@ -28,8 +28,14 @@ pub fn prepare(plan: &Plan) -> Result<()> {
     let prop = root_propagation(plan).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).context("set propagation of /")?;
     make_parent_private(&plan.rootfs)?;
-    mount(Some(&plan.rootfs), &plan.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .context("bind rootfs onto itself")?;
+    mount(
+        Some(&plan.rootfs),
+        &plan.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("bind rootfs onto itself")?;
     let root = std::fs::File::open(&plan.rootfs).context("open rootfs")?;
     let ctx = mounts::MountCtx {
         root: root.as_fd(),
@@ -43,11 +49,23 @@ pub fn prepare(plan: &Plan) -> Result<()> {
     let dev_bound = spec_mounts.iter().any(|m| {
         mounts::destination(m) == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
-                || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
+                || m.options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
     });
     let in_userns = plan.ns.has(T::User);
-    let mut devs = if dev_bound { Vec::new() } else { devices::defaults() };
-    for d in plan.linux().and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+    let mut devs = if dev_bound {
+        Vec::new()
+    } else {
+        devices::defaults()
+    };
+    for d in plan
+        .linux()
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
         let d = devices::from_spec(d)?;
         if devices::already_there(root.as_fd(), &d)? {
             continue;
@@ -70,7 +88,9 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
     let mut best: Option<(&str, bool)> = None;
     for line in info.lines() {
-        let Some((left, _)) = line.split_once(" - ") else { continue };
+        let Some((left, _)) = line.split_once(" - ") else {
+            continue;
+        };
         let fields: Vec<&str> = left.split_whitespace().collect();
         let Some(mp) = fields.get(4) else { continue };
         if rootfs.starts_with(mp) && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
@@ -78,8 +98,14 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
         }
     }
     if let Some((mp, true)) = best {
-        mount(None::<&str>, mp, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-            .with_context(|| format!("make {mp} private"))?;
+        mount(
+            None::<&str>,
+            mp,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .with_context(|| format!("make {mp} private"))?;
     }
     Ok(())
 }
@@ -106,7 +132,13 @@ pub fn finish(plan: &Plan) -> Result<()> {
         finalize::readonly_paths(l.readonly_paths().as_deref().unwrap_or(&[]))?;
         finalize::masked_paths(l.masked_paths().as_deref().unwrap_or(&[]))?;
     }
-    if plan.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if plan
+        .spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         finalize::readonly_root()?;
     }
     Ok(())

@@ -43,8 +43,14 @@ pub fn mount_one(ctx: &MountCtx, m: &Mount) -> Result<()> {
     }
     for p in &opts.propagation {
         let target = reresolve(ctx, &dest)?;
-        mount(None::<&str>, fd_path(&target).as_str(), None::<&str>, *p, None::<&str>)
-            .with_context(|| format!("set propagation of {}", dest.display()))?;
+        mount(
+            None::<&str>,
+            fd_path(&target).as_str(),
+            None::<&str>,
+            *p,
+            None::<&str>,
+        )
+        .with_context(|| format!("set propagation of {}", dest.display()))?;
     }
     Ok(())
 }
@@ -68,7 +74,13 @@ fn bind(ctx: &MountCtx, m: &Mount, dest: &Path, opts: &MountOptions) -> Result<(
         safe_fs::touch(ctx.root, dest)?
     };
     let rec = opts.flags & MsFlags::MS_REC;
-    mount(Some(&src), fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)?;
+    mount(
+        Some(&src),
+        fd_path(&target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | rec,
+        None::<&str>,
+    )?;
     let extra = fs_flags(opts);
     if !extra.is_empty() {
         remount_bind(&reresolve(ctx, dest)?, extra)?;
@@ -93,7 +105,7 @@ pub fn remount_bind(target: &OwnedFd, flags: MsFlags) -> Result<()> {
 
 fn locked_flags(fd: BorrowedFd) -> MsFlags {
     use nix::sys::statvfs::{fstatvfs, FsFlags};
-    let Ok(st) = fstatvfs(&fd) else {
+    let Ok(st) = fstatvfs(fd) else {
         return MsFlags::empty();
     };
     let f = st.flags();
@@ -134,17 +146,25 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
     } else {
         None
     };
-    mount(Some(src.as_str()), fd_path(&target).as_str(), Some(typ), fs_flags(opts), data.as_deref())?;
+    mount(
+        Some(src.as_str()),
+        fd_path(&target).as_str(),
+        Some(typ),
+        fs_flags(opts),
+        data.as_deref(),
+    )?;
     if typ == "proc" {
         let now = reresolve(ctx, dest)?;
         if !safe_fs::is_procfs(now.as_fd()) {
-            bail!("{} is not a procfs after mounting proc on it", dest.display());
+            bail!(
+                "{} is not a procfs after mounting proc on it",
+                dest.display()
+            );
         }
     }
     if let Some(below) = below {
         let top = reresolve(ctx, dest)?;
-        copy_tree(Path::new(&fd_path(&below)), Path::new(&fd_path(&top)))
-            .context("tmpcopyup")?;
+        copy_tree(Path::new(&fd_path(&below)), Path::new(&fd_path(&top))).context("tmpcopyup")?;
     }
     Ok(())
 }

@@ -66,8 +66,14 @@ pub fn parse(options: &[String]) -> MountOptions {
             "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
             "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
             "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
-            "nosymfollow" => (MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW), MsFlags::empty()),
-            "symfollow" => (MsFlags::empty(), MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+            "nosymfollow" => (
+                MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+                MsFlags::empty(),
+            ),
+            "symfollow" => (
+                MsFlags::empty(),
+                MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+            ),
             "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
             "tmpcopyup" => {
@@ -95,8 +101,22 @@ mod tests {
 
     #[test]
     fn table() {
-        let o = parse(&["rbind", "ro", "nosuid", "rslave", "mode=755", "size=1k", "rw", "tmpcopyup"].map(String::from));
-        assert!(o.flags.contains(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_NOSUID));
+        let o = parse(
+            &[
+                "rbind",
+                "ro",
+                "nosuid",
+                "rslave",
+                "mode=755",
+                "size=1k",
+                "rw",
+                "tmpcopyup",
+            ]
+            .map(String::from),
+        );
+        assert!(o
+            .flags
+            .contains(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_NOSUID));
         assert!(!o.flags.contains(MsFlags::MS_RDONLY), "rw after ro wins");
         assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
         assert_eq!(o.data, vec!["mode=755", "size=1k"]);

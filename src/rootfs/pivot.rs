@@ -14,8 +14,14 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     pivot_root(".", ".").context("pivot_root")?;
     fchdir(old.as_raw_fd()).context("chdir old root")?;
     // Keep the unmount of the old root from propagating to the host.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .context("make old root rslave")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("make old root rslave")?;
     umount2(".", MntFlags::MNT_DETACH).context("unmount old root")?;
     chdir("/").context("chdir /")?;
     Ok(())
@@ -23,7 +29,14 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
 
 pub fn move_root(rootfs: &Path) -> Result<()> {
     chdir(rootfs).context("chdir rootfs")?;
-    mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).context("move rootfs to /")?;
+    mount(
+        Some(rootfs),
+        "/",
+        None::<&str>,
+        MsFlags::MS_MOVE,
+        None::<&str>,
+    )
+    .context("move rootfs to /")?;
     chroot(".").context("chroot")?;
     chdir("/").context("chdir /")?;
     Ok(())

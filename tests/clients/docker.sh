@@ -63,7 +63,7 @@ docker_cleanup() {
 	local id c
 	if kill -0 "$D_PID" 2>/dev/null; then
 		for id in $(timeout 20 D ps -aq --no-trunc 2>/dev/null); do D_IDS+=("$id"); done
-		[ ${#D_IDS[@]} -gt 0 ] && timeout 60 D rm -f "${D_IDS[@]}"
+		[ ${#D_IDS[@]} -gt 0 ] && timeout 30 D rm -f "${D_IDS[@]}"
 	fi
 	local socks; socks=$(shim_sockets_under "$T")
 	kill_pid "$D_PID" 30           # stops its containerd too
@@ -132,10 +132,27 @@ test_exit_126() {
 	R D run --rm "$IMG" /etc; expect_rc 126 "directory as command"
 }
 test_exit_125() {
-	# the runtime fails to set the container up (bind mount of a directory onto a file)
+	# errors of docker itself
+	R D run --rm localhost/no-such-image:latest true; expect_rc 125 "image not found"
+	R D run --rm --badflag "$IMG" true; expect_rc 125 "docker usage error"
+}
+test_exit_runtime_failure() {
+	# the runtime fails to set the container up (bind mount of a directory onto a file):
+	# docker exits 125 and shows the runtime's error text
 	R D run --rm -v "$T/vol:/etc/motd" "$IMG" true; expect_rc 125 "runtime failure"
 	printf '%s' "$ERR" | grep -qi 'not a directory' || fail "the runtime's error text is not shown: $(last)"
-	R D run --rm --badflag "$IMG" true; expect_rc 125 "docker usage error"
+	R D ps -aq --filter status=created --filter status=running; expect_eq "" "$OUT" "no container left running/created"
+}
+
+test_no_fd_leak() {
+	# the shim leaks fd 3 to the runtime (and -p used to bring docker-proxy fds):
+	# only 0-2 reach the container (ls has its own fd 3 open on the directory)
+	local port; port=$(free_port)
+	R D run --rm -p "127.0.0.1:$port:8080" "$IMG" ls /proc/self/fd; expect_ok "run"
+	expect_eq "0 1 2 3" "$(echo $OUT)" "open fds in the container"
+	R D run --rm -i "$IMG" ls /proc/self/fd; expect_eq "0 1 2 3" "$(echo $OUT)" "open fds in the container (-i)"
+	need_main
+	R D exec main ls /proc/self/fd; expect_eq "0 1 2 3" "$(echo $OUT)" "open fds in an exec"
 }
 
 test_run_detach_name() {
@@ -461,6 +478,8 @@ t image_multilayer test_image_multilayer
 t run_foreground test_run_foreground
 t exit_code test_exit_code
 t exit_125 test_exit_125
+t exit_runtime_failure test_exit_runtime_failure
+t no_fd_leak test_no_fd_leak
 t exit_126 test_exit_126
 t exit_127 test_exit_127
 t run_detach_name test_run_detach_name

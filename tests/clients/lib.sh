@@ -276,7 +276,7 @@ EOF
 	chown 1000:1000 "$d/home/tuser"
 }
 
-file_is_static() { ! LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q INTERP && head -c4 "$1" | grep -q ELF; }
+file_is_static() { head -c4 "$1" | grep -q ELF && { LC_ALL=C ldd "$1" 2>&1 || true; } | grep -Eq 'not a dynamic executable|statically linked'; }
 
 # make_tar DIR OUT
 make_tar() { tar --numeric-owner -C "$1" -cf "$2" . ; }

@@ -81,7 +81,7 @@ podman_cleanup() {
 	for id in $(timeout 30 P ps -aq --no-trunc 2>/dev/null) "${P_IDS[@]}"; do
 		P_IDS+=("$id")
 	done
-	timeout 60 P rm -af -t 0 >/dev/null 2>&1
+	timeout 30 P rm -af -t 0 >/dev/null 2>&1
 	kill_procs_under "$T"   # conmon / cleanup processes of this run
 	for id in "${P_IDS[@]}"; do  # runtime processes (podman's `start`/`kill` calls) that hang
 		for p in $(pids_matching "$id"); do kill -KILL "$p" 2>/dev/null; done
@@ -158,6 +158,18 @@ test_exit_runtime_failure() {
 	printf '%s' "$ERR" | grep -qi 'not a directory' || fail "the runtime's error text is not shown: $(last)"
 	R P ps -a --format '{{.Names}}'; expect_eq "" "$(P ps -aq --filter status=created --filter status=running)" "no container left running/created"
 }
+
+test_no_fd_leak() {
+	# with -p podman passes its port reservation socket to the runtime (fd 5, not
+	# CLOEXEC): only 0-2 may reach the container (ls has its own fd 3 on the directory)
+	local port; port=$(free_port)
+	R P run --rm -p "127.0.0.1:$port:8080" "$IMG" ls /proc/self/fd; expect_ok "run -p"
+	expect_eq "0 1 2 3" "$(echo $OUT)" "open fds in the container"
+	need_main
+	R P exec main ls /proc/self/fd; expect_eq "0 1 2 3" "$(echo $OUT)" "open fds in an exec"
+}
+
+test_update() { skip "podman 4.3 has no update command (4.6+)"; }
 
 test_run_detach_name() {
 	R P run -d --name main "$IMG" sh -c "$SLEEPER"; expect_ok "run -d --name" || return
@@ -461,6 +473,7 @@ t run_foreground test_run_foreground
 t exit_code test_exit_code
 t exit_125 test_exit_125
 t exit_runtime_failure test_exit_runtime_failure
+t no_fd_leak test_no_fd_leak
 t exit_126 test_exit_126
 t exit_127 test_exit_127
 t run_detach_name test_run_detach_name
@@ -475,6 +488,7 @@ t hostname test_hostname
 t tty_interactive test_tty_interactive
 t read_only test_read_only
 t limits test_limits
+t update test_update
 t cap_add test_cap_add
 t cap_drop test_cap_drop
 t privileged test_privileged

@@ -23,7 +23,9 @@ pub const RUNC: &str = "/usr/sbin/runc";
 pub const BUSYBOX: &str = "/bin/busybox";
 const DEFAULT_CONFIG: &str = include_str!("../../src/default-config.json");
 /// Controllers whose directory must disappear with the container.
-pub const CONTROLLERS: &[&str] = &["memory", "pids", "devices", "cpu", "freezer", "blkio", "cpuset"];
+pub const CONTROLLERS: &[&str] = &[
+    "memory", "pids", "devices", "cpu", "freezer", "blkio", "cpuset",
+];
 /// How long any single runtime command may take before the test fails.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -75,12 +77,20 @@ impl Out {
     }
     /// Panics with everything known unless the command exited 0.
     pub fn success(self) -> Out {
-        assert_eq!(self.code, 0, "{} failed:\nstdout: {}\nstderr: {}", self.what, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "{} failed:\nstdout: {}\nstderr: {}",
+            self.what, self.stdout, self.stderr
+        );
         self
     }
     /// Panics unless the command failed (non-zero).
     pub fn failure(self) -> Out {
-        assert_ne!(self.code, 0, "{} unexpectedly succeeded:\nstdout: {}\nstderr: {}", self.what, self.stdout, self.stderr);
+        assert_ne!(
+            self.code, 0,
+            "{} unexpectedly succeeded:\nstdout: {}\nstderr: {}",
+            self.what, self.stdout, self.stderr
+        );
         self
     }
     /// Reads the stdout file again (for a container that kept writing).
@@ -130,13 +140,20 @@ pub fn default_config() -> Value {
 
 /// Copies busybox into `rootfs/bin` and links its applets (like hack/mkbundle).
 pub fn make_rootfs(rootfs: &Path) {
-    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var", "run", "home"] {
+    for d in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var",
+        "run", "home",
+    ] {
         std::fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     set_mode(&rootfs.join("tmp"), 0o1777);
-    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("copy busybox (apt-get install busybox-static)");
+    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox"))
+        .expect("copy busybox (apt-get install busybox-static)");
     set_mode(&rootfs.join("bin/busybox"), 0o755);
-    let list = Command::new(BUSYBOX).arg("--list-full").output().expect("busybox --list-full");
+    let list = Command::new(BUSYBOX)
+        .arg("--list-full")
+        .output()
+        .expect("busybox --list-full");
     for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
         if applet == "bin/busybox" {
             continue;
@@ -148,8 +165,16 @@ pub fn make_rootfs(rootfs: &Path) {
         std::fs::create_dir_all(link.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink("/bin/busybox", &link).unwrap();
     }
-    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n").unwrap();
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n").unwrap();
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
+    )
+    .unwrap();
     std::fs::write(rootfs.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
 }
 
@@ -164,7 +189,11 @@ impl Bundle {
     }
 
     pub fn save(&self) {
-        std::fs::write(self.dir.join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        std::fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
 
     /// process.args
@@ -205,20 +234,33 @@ impl Bundle {
     }
 
     pub fn remove_namespace(&mut self, typ: &str) -> &mut Self {
-        self.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != typ);
+        self.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != typ);
         self
     }
 
     pub fn has_namespace(&self, typ: &str) -> bool {
-        self.config["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == typ)
+        self.config["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == typ)
     }
 
     /// Makes the config usable in a user namespace mapping container root to
     /// host `host_id` (size ids): no cgroup mount, sysfs as rbind (as runc's rootless spec).
     pub fn userns(&mut self, host_id: u32, size: u32) -> &mut Self {
         self.push_namespace(json!({"type": "user"}));
-        self.set("/linux/uidMappings", json!([{"containerID": 0, "hostID": host_id, "size": size}]));
-        self.set("/linux/gidMappings", json!([{"containerID": 0, "hostID": host_id, "size": size}]));
+        self.set(
+            "/linux/uidMappings",
+            json!([{"containerID": 0, "hostID": host_id, "size": size}]),
+        );
+        self.set(
+            "/linux/gidMappings",
+            json!([{"containerID": 0, "hostID": host_id, "size": size}]),
+        );
         let mounts = self.config["mounts"].as_array_mut().unwrap();
         mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
         for m in mounts.iter_mut() {
@@ -232,6 +274,12 @@ impl Bundle {
         self
     }
 }
+
+/// A named edit of a bundle's config (for tables of cases).
+pub type Edit = Box<dyn Fn(&mut Bundle)>;
+
+/// The steps of a differential test: (label, exit code) of each.
+pub type Steps<'a> = dyn Fn(&Runtime, &str) -> Vec<(String, i32)> + 'a;
 
 pub fn set_pointer(root: &mut Value, pointer: &str, v: Value) {
     let mut cur = root;
@@ -282,7 +330,10 @@ impl Runtime {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let base = self.work.join("io");
         std::fs::create_dir_all(&base).unwrap();
-        (base.join(format!("{n}-{tag}.out")), base.join(format!("{n}-{tag}.err")))
+        (
+            base.join(format!("{n}-{tag}.out")),
+            base.join(format!("{n}-{tag}.err")),
+        )
     }
 
     /// A Command for this runtime with `--root` set (and nothing else).
@@ -294,11 +345,19 @@ impl Runtime {
 
     /// Runs a prepared Command (stdin null, output to files), with a timeout.
     pub fn exec(&self, mut c: Command, what: &str) -> Out {
-        let (op, ep) = self.io_files(&what.split_whitespace().next().unwrap_or("cmd").replace('/', "_"));
+        let (op, ep) = self.io_files(
+            &what
+                .split_whitespace()
+                .next()
+                .unwrap_or("cmd")
+                .replace('/', "_"),
+        );
         c.stdin(Stdio::null())
             .stdout(File::create(&op).unwrap())
             .stderr(File::create(&ep).unwrap());
-        let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.bin));
+        let mut child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.bin));
         let status = wait_timeout(&mut child, CMD_TIMEOUT, what);
         Out {
             code: code_of(status),
@@ -387,7 +446,8 @@ impl Runtime {
 
     pub fn list_json(&self) -> Value {
         let o = self.cmd(&["list", "--format", "json"]).success();
-        serde_json::from_str(o.stdout.trim()).unwrap_or_else(|e| panic!("list JSON {e}: {}", o.stdout))
+        serde_json::from_str(o.stdout.trim())
+            .unwrap_or_else(|e| panic!("list JSON {e}: {}", o.stdout))
     }
 
     /// Polls `state` until the status is `want` (panics after `timeout`).
@@ -398,7 +458,10 @@ impl Runtime {
             if s == want {
                 return;
             }
-            assert!(Instant::now() < deadline, "{id}: status {s}, wanted {want} within {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{id}: status {s}, wanted {want} within {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -411,7 +474,14 @@ impl Runtime {
     /// The container is deleted afterwards.
     pub fn output_of(&self, b: &Bundle, id: &str) -> String {
         let o = self.run(b, id, &[]);
-        assert_eq!(o.code, 0, "{} run {id}: stdout {} stderr {}", self.bin.display(), o.stdout, o.stderr);
+        assert_eq!(
+            o.code,
+            0,
+            "{} run {id}: stdout {} stderr {}",
+            self.bin.display(),
+            o.stdout,
+            o.stderr
+        );
         o.stdout
     }
 
@@ -435,10 +505,18 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(name: &str) -> Ctx {
-        let work = PathBuf::from("/tmp/tong-it").join(format!("{name}-{}", std::process::id()));
+        // Root's tests share /tmp/tong-it (mode 755: mapped users must traverse
+        // it); a non-root run (only the tests that need no root) gets its own.
+        let uid = nix::unistd::geteuid().as_raw();
+        let base = if uid == 0 {
+            PathBuf::from("/tmp/tong-it")
+        } else {
+            PathBuf::from(format!("/tmp/tong-it-{uid}"))
+        };
+        let work = base.join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).unwrap();
-        set_mode(Path::new("/tmp/tong-it"), 0o755);
+        set_mode(&base, 0o755);
         let rt = |kind, bin: PathBuf, sub: &str| Runtime {
             kind,
             bin,
@@ -476,7 +554,10 @@ impl Ctx {
         let dir = self.work.join(format!("bundle{n}"));
         std::fs::create_dir_all(&dir).unwrap();
         make_rootfs(&dir.join("rootfs"));
-        let mut b = Bundle { dir, config: default_config() };
+        let mut b = Bundle {
+            dir,
+            config: default_config(),
+        };
         b.sh(script);
         b.save();
         b
@@ -502,7 +583,10 @@ impl Drop for Ctx {
         for rt in [&self.tong, &self.runc] {
             for id in rt.ids.borrow().iter() {
                 let mut c = rt.command();
-                c.args(["delete", "--force", id]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+                c.args(["delete", "--force", id])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
                 if let Ok(mut child) = c.spawn() {
                     let deadline = Instant::now() + Duration::from_secs(20);
                     while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
@@ -514,14 +598,34 @@ impl Drop for Ctx {
             }
         }
         for p in self.cgroup_parents.borrow().iter().rev() {
-            for ctrl in CONTROLLERS.iter().chain(["cpuacct", "hugetlb", "net_cls", "perf_event", "net_prio", "rdma", "misc", "systemd", "unified"].iter()) {
-                let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(ctrl).join(p.trim_start_matches('/')));
+            for ctrl in CONTROLLERS.iter().chain(
+                [
+                    "cpuacct",
+                    "hugetlb",
+                    "net_cls",
+                    "perf_event",
+                    "net_prio",
+                    "rdma",
+                    "misc",
+                    "systemd",
+                    "unified",
+                ]
+                .iter(),
+            ) {
+                let _ = std::fs::remove_dir(
+                    Path::new("/sys/fs/cgroup")
+                        .join(ctrl)
+                        .join(p.trim_start_matches('/')),
+                );
             }
         }
         // Never rm -rf through a mount (a leaked bind of a host dir): detach first.
         let w = self.work.to_string_lossy().to_string();
         for _ in 0..5 {
-            let mut mounts: Vec<String> = mount_points().into_iter().filter(|m| m.starts_with(&w)).collect();
+            let mut mounts: Vec<String> = mount_points()
+                .into_iter()
+                .filter(|m| m.starts_with(&w))
+                .collect();
             if mounts.is_empty() {
                 break;
             }
@@ -550,11 +654,18 @@ pub fn mount_points() -> Vec<String> {
 }
 
 pub fn mountinfo_lines(path: &str) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(String::from).collect()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 pub fn unescape_mountinfo(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// A parsed line of mountinfo.
@@ -573,7 +684,9 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
     let mut v = Vec::new();
     for l in text.lines() {
         let f: Vec<&str> = l.split(' ').collect();
-        let Some(sep) = f.iter().position(|x| *x == "-") else { continue };
+        let Some(sep) = f.iter().position(|x| *x == "-") else {
+            continue;
+        };
         if f.len() < sep + 3 || sep < 6 {
             continue;
         }
@@ -584,7 +697,10 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
             optional: f[6..sep].iter().map(|s| s.to_string()).collect(),
             fstype: f[sep + 1].to_string(),
             source: f[sep + 2].to_string(),
-            super_opts: f.get(sep + 3).map(|s| s.split(',').map(String::from).collect()).unwrap_or_default(),
+            super_opts: f
+                .get(sep + 3)
+                .map(|s| s.split(',').map(String::from).collect())
+                .unwrap_or_default(),
         });
     }
     v
@@ -596,7 +712,9 @@ pub fn find_mount<'a>(m: &'a [MountEntry], point: &str) -> Option<&'a MountEntry
 }
 
 pub fn cgroup_dir(ctrl: &str, path: &str) -> PathBuf {
-    Path::new("/sys/fs/cgroup").join(ctrl).join(path.trim_start_matches('/'))
+    Path::new("/sys/fs/cgroup")
+        .join(ctrl)
+        .join(path.trim_start_matches('/'))
 }
 
 /// Whether pid is alive (not a zombie).
@@ -610,18 +728,27 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
-/// Pids (other than ours) whose command line mentions `needle`.
+/// Pids (other than ours) with an argument equal to `needle` or containing it as
+/// a path component (so that id "t-x-1" does not match "t-x-1-2").
 pub fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
     let me = std::process::id() as i32;
     let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if pid == me {
             continue;
         }
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(needle) && alive(pid) {
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).to_string();
+        let hit = cmd
+            .split('\0')
+            .any(|a| a == needle || a.split('/').any(|c| c == needle));
+        let cmd = cmd.replace('\0', " ");
+        if hit && alive(pid) {
             v.push((pid, cmd));
         }
     }
@@ -645,35 +772,60 @@ pub fn assert_clean(l: Leftovers) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let procs = processes_mentioning(l.id);
-        let live: Vec<i32> = l.pids.iter().copied().filter(|p| *p > 0 && alive(*p)).collect();
+        let live: Vec<i32> = l
+            .pids
+            .iter()
+            .copied()
+            .filter(|p| *p > 0 && alive(*p))
+            .collect();
         if procs.is_empty() && live.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "{}: processes remain: {procs:?}, pids alive: {live:?}", l.id);
+        assert!(
+            Instant::now() < deadline,
+            "{}: processes remain: {procs:?}, pids alive: {live:?}",
+            l.id
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let dir = l.rt.state_dir(l.id);
-    assert!(!dir.exists(), "{}: state dir {} remains", l.id, dir.display());
+    assert!(
+        !dir.exists(),
+        "{}: state dir {} remains",
+        l.id,
+        dir.display()
+    );
     let cg = l.cgroup.clone().unwrap_or_else(|| format!("/{}", l.id));
-    for ctrl in CONTROLLERS.iter().chain(["unified"].iter()) {
+    for ctrl in CONTROLLERS.iter().chain(["systemd", "unified"].iter()) {
         let d = cgroup_dir(ctrl, &cg);
         assert!(!d.exists(), "{}: cgroup {} remains", l.id, d.display());
     }
     if let Some(b) = l.bundle {
         let b = b.to_string_lossy().to_string();
-        let left: Vec<String> = mountinfo_lines("/proc/self/mountinfo").into_iter().filter(|m| m.contains(&b)).collect();
+        let left: Vec<String> = mountinfo_lines("/proc/self/mountinfo")
+            .into_iter()
+            .filter(|m| m.contains(&b))
+            .collect();
         assert!(left.is_empty(), "{}: mounts remain: {left:#?}", l.id);
     }
 }
 
 /// Shorthand: clean with default cgroup path.
 pub fn assert_clean_simple(rt: &Runtime, id: &str, b: &Bundle, pids: &[i32]) {
-    assert_clean(Leftovers { rt, id, bundle: Some(&b.dir), cgroup: None, pids: pids.to_vec() });
+    assert_clean(Leftovers {
+        rt,
+        id,
+        bundle: Some(&b.dir),
+        cgroup: None,
+        pids: pids.to_vec(),
+    });
 }
 
 /// `readlink /proc/<pid>/ns/<ns>`
 pub fn ns_link(pid: &str, ns: &str) -> String {
-    std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).map(|p| p.to_string_lossy().to_string()).unwrap_or_default()
+    std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
+        .map(|p| p.to_string_lossy().to_string())
+        .unwrap_or_default()
 }
 
 /// Polls until `f` returns true (panics after `timeout`).
@@ -692,7 +844,9 @@ pub fn spawn_run(rt: &Runtime, b: &Bundle, id: &str, extra: &[&str]) -> (Child, 
     let (op, ep) = rt.io_files("run-bg");
     let mut c = rt.command();
     c.arg("run").arg("--bundle").arg(&b.dir).args(extra).arg(id);
-    c.stdin(Stdio::null()).stdout(File::create(&op).unwrap()).stderr(File::create(&ep).unwrap());
+    c.stdin(Stdio::null())
+        .stdout(File::create(&op).unwrap())
+        .stderr(File::create(&ep).unwrap());
     // Its own process group so a test's signals hit only it.
     c.process_group(0);
     (c.spawn().unwrap(), op, ep)
@@ -706,5 +860,8 @@ pub fn write_script(path: &Path, body: &str) {
 
 /// Lines of /proc/<pid>/status as (key, value).
 pub fn status_field(status: &str, key: &str) -> Option<String> {
-    status.lines().find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+    status.lines().find_map(|l| {
+        l.strip_prefix(&format!("{key}:"))
+            .map(|v| v.trim().to_string())
+    })
 }

@@ -1,0 +1,219 @@
+//! Hooks: prestart, createRuntime, createContainer, startContainer, poststart,
+//! poststop — order, when each runs, the state JSON on stdin, args, env,
+//! timeout, and failures (which must undo the container).
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A host hook: saves stdin to LOG/<name>.json and appends "<name> <HOOKVAR>" to LOG/order.
+fn host_hook(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("hook.sh");
+    write_script(
+        &p,
+        &format!(
+            "set -e\nname=\"$1\"\ncat > {d}/\"$name\".json\necho \"$name $HOOKVAR\" >> {d}/order",
+            d = dir.display()
+        ),
+    );
+    p
+}
+
+fn hook(path: &Path, name: &str) -> Value {
+    json!({"path": path, "args": [path, name], "env": ["PATH=/usr/bin:/bin", format!("HOOKVAR=var-{name}")]})
+}
+
+fn order(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("order"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn state_of(dir: &Path, name: &str) -> Value {
+    let s = std::fs::read_to_string(dir.join(format!("{name}.json")))
+        .unwrap_or_else(|e| panic!("{name} hook got no stdin: {e}"));
+    serde_json::from_str(&s).unwrap_or_else(|e| panic!("{name} stdin is not JSON ({e}): {s:?}"))
+}
+
+#[test]
+fn all_hooks_in_order_with_state_on_stdin() {
+    require_root!();
+    let ctx = Ctx::new("hk-all");
+    let log = ctx.dir("hooklog");
+    let h = host_hook(&log);
+    let mut b = ctx.bundle("echo ready; exec sleep 1000");
+    // startContainer runs inside the container: its path is in the rootfs and it
+    // logs through a bind mount of the host's log dir.
+    std::fs::create_dir_all(b.rootfs().join("hooks")).unwrap();
+    write_script(&b.rootfs().join("hooks/start.sh"), "cat > /hooklog/startContainer.json\necho \"startContainer $HOOKVAR $(hostname)\" >> /hooklog/order");
+    // The script's #!/bin/sh is busybox in the rootfs.
+    b.push_mount(json!({"destination": "/hooklog", "type": "bind", "source": log, "options": ["rbind", "rw"]}));
+    b.set("/annotations", json!({"hook.test": "yes"}));
+    b.set(
+        "/hooks",
+        json!({
+            "prestart": [hook(&h, "prestart")],
+            "createRuntime": [hook(&h, "createRuntime")],
+            "createContainer": [hook(&h, "createContainer")],
+            "startContainer": [{"path": "/hooks/start.sh", "env": ["PATH=/bin", "HOOKVAR=var-startContainer"]}],
+            "poststart": [hook(&h, "poststart")],
+            "poststop": [hook(&h, "poststop")]
+        }),
+    );
+    let id = ctx.id("");
+    let c = ctx.tong.create(&b, &id, &[]).success();
+    let pid = ctx.tong.pid(&id);
+    assert_eq!(
+        order(&log),
+        [
+            "prestart var-prestart",
+            "createRuntime var-createRuntime",
+            "createContainer var-createContainer"
+        ]
+    );
+    for name in ["prestart", "createRuntime", "createContainer"] {
+        let st = state_of(&log, name);
+        assert_eq!(st["id"], id.as_str(), "{name}: {st}");
+        assert_eq!(st["pid"], pid, "{name}: {st}");
+        assert_eq!(st["status"], "creating", "{name}: {st}");
+        assert_eq!(st["bundle"], b.dir.to_str().unwrap(), "{name}: {st}");
+        assert_eq!(st["annotations"]["hook.test"], "yes", "{name}: {st}");
+        assert!(st["ociVersion"].is_string(), "{name}: {st}");
+    }
+    ctx.tong.start(&id).success();
+    wait_until("ready", Duration::from_secs(10), || {
+        c.stdout_now().contains("ready")
+    });
+    let o = order(&log);
+    assert_eq!(o.len(), 5, "{o:?}");
+    assert_eq!(
+        o[3], "startContainer var-startContainer tong",
+        "startContainer runs in the container (its hostname)"
+    );
+    assert_eq!(o[4], "poststart var-poststart");
+    let st = state_of(&log, "startContainer");
+    assert_eq!(st["id"], id.as_str());
+    let st = state_of(&log, "poststart");
+    assert_eq!(st["status"], "running", "{st}");
+    assert_eq!(st["pid"], pid);
+    ctx.tong.kill(&id, "KILL").success();
+    ctx.tong.wait_stopped(&id);
+    ctx.tong.delete(&id).success();
+    let o = order(&log);
+    assert_eq!(
+        o.last().map(String::as_str),
+        Some("poststop var-poststop"),
+        "{o:?}"
+    );
+    let st = state_of(&log, "poststop");
+    assert_eq!(st["status"], "stopped", "{st}");
+    assert_eq!(st["id"], id.as_str());
+    assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
+}
+
+#[test]
+fn hooks_run_with_run_command() {
+    require_root!();
+    let ctx = Ctx::new("hk-run");
+    let log = ctx.dir("hooklog");
+    let h = host_hook(&log);
+    let mut b = ctx.bundle("exit 0");
+    b.set("/hooks", json!({"prestart": [hook(&h, "prestart")], "poststart": [hook(&h, "poststart")], "poststop": [hook(&h, "poststop")]}));
+    let id = ctx.id("");
+    ctx.tong.run(&b, &id, &[]).success();
+    assert_eq!(
+        order(&log),
+        [
+            "prestart var-prestart",
+            "poststart var-poststart",
+            "poststop var-poststop"
+        ]
+    );
+    assert_clean_simple(&ctx.tong, &id, &b, &[]);
+}
+
+#[test]
+fn failing_hooks_undo_create() {
+    require_root!();
+    let ctx = Ctx::new("hk-fail");
+    let log = ctx.dir("hooklog");
+    let fail = log.join("fail.sh");
+    write_script(&fail, "echo hook-said-no >&2; exit 3");
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        let mut b = ctx.bundle("exec sleep 1000");
+        b.set(&format!("/hooks/{kind}"), json!([{"path": fail}]));
+        let id = ctx.id(kind);
+        let o = ctx.tong.create(&b, &id, &[]).failure();
+        assert!(
+            o.stderr.contains(kind) || o.stderr.contains("hook"),
+            "{kind}: {o:?}"
+        );
+        assert_eq!(o.stderr.trim().lines().count(), 1, "one-line error: {o:?}");
+        assert_clean_simple(&ctx.tong, &id, &b, &[]);
+    }
+    // A missing hook binary fails the same way.
+    let mut b = ctx.bundle("true");
+    b.set("/hooks/prestart", json!([{"path": "/nonexistent/hook"}]));
+    let id = ctx.id("missing");
+    ctx.tong.create(&b, &id, &[]).failure();
+    assert_clean_simple(&ctx.tong, &id, &b, &[]);
+    // `run` with a failing hook: non-zero, nothing left.
+    let mut b = ctx.bundle("true");
+    b.set("/hooks/prestart", json!([{"path": fail}]));
+    let id = ctx.id("run");
+    ctx.tong.run(&b, &id, &[]).failure();
+    assert_clean_simple(&ctx.tong, &id, &b, &[]);
+}
+
+#[test]
+fn failing_poststop_does_not_block_delete() {
+    require_root!();
+    let ctx = Ctx::new("hk-poststop");
+    let log = ctx.dir("hooklog");
+    let fail = log.join("fail.sh");
+    write_script(&fail, "exit 1");
+    let mut b = ctx.bundle("exec sleep 1000");
+    b.set("/hooks/poststop", json!([{"path": fail}]));
+    let id = ctx.id("");
+    ctx.tong.run_detached(&b, &id).success();
+    let pid = ctx.tong.pid(&id);
+    ctx.tong.delete_force(&id).success();
+    assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
+}
+
+#[test]
+fn hook_timeout() {
+    require_root!();
+    let ctx = Ctx::new("hk-timeout");
+    let log = ctx.dir("hooklog");
+    let slow = log.join("slow.sh");
+    write_script(
+        &slow,
+        &format!("echo $$ > {}/slow.pid; exec sleep 30", log.display()),
+    );
+    let mut b = ctx.bundle("true");
+    b.set("/hooks/prestart", json!([{"path": slow, "timeout": 1}]));
+    let id = ctx.id("");
+    let t0 = Instant::now();
+    let o = ctx.tong.create(&b, &id, &[]).failure();
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(10), "timeout 1s took {took:?}");
+    assert!(
+        o.stderr.contains("timed out") || o.stderr.contains("timeout"),
+        "{o:?}"
+    );
+    // The hook itself is killed too.
+    let hp: i32 = std::fs::read_to_string(log.join("slow.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    wait_until("timed-out hook killed", Duration::from_secs(5), || {
+        !alive(hp)
+    });
+    assert_clean_simple(&ctx.tong, &id, &b, &[hp]);
+}
