@@ -39,8 +39,31 @@ macro_rules! debug {
     };
 }
 
+/// OS error texts as Go (runc) prints them: lower case, no "(os error N)" and
+/// no errno name. Docker matches "no such file or directory" and "permission
+/// denied" case-sensitively to pick exit codes 127 and 126.
+pub fn go_style(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for errno in 1..134 {
+        // SAFETY: strerror returns a static string for any errno.
+        let text = unsafe { std::ffi::CStr::from_ptr(libc::strerror(errno)) }
+            .to_string_lossy()
+            .into_owned();
+        if !out.contains(&text) {
+            continue;
+        }
+        let lower = text.to_lowercase();
+        out = out.replace(&format!("{text} (os error {errno})"), &lower);
+        let name = nix::errno::Errno::from_raw(errno);
+        out = out.replace(&format!("{name:?}: {text}"), &lower);
+        out = out.replace(&text, &lower);
+    }
+    out
+}
+
 /// Reports the error that ends this command, in the requested format.
 pub fn error(msg: &str) {
+    let msg = &go_style(msg);
     let cfg = CONFIG.get();
     match cfg.and_then(|c| c.file.as_ref()) {
         Some(_) => {
@@ -134,6 +157,22 @@ mod tests {
         assert_eq!(
             rfc3339(951_782_400, Some(5)),
             "2000-02-29T00:00:00.000000005Z"
+        );
+    }
+
+    #[test]
+    fn os_errors_read_like_runc() {
+        assert_eq!(
+            go_style("open /x: No such file or directory (os error 2)"),
+            "open /x: no such file or directory"
+        );
+        assert_eq!(
+            go_style("mkdir a: ENOTDIR: Not a directory"),
+            "mkdir a: not a directory"
+        );
+        assert_eq!(
+            go_style("exec: Permission denied"),
+            "exec: permission denied"
         );
     }
 

@@ -334,7 +334,7 @@ test_exec_workdir() {
 	R CX --exec-id w1 --cwd /etc main pwd; expect_eq /etc "$OUT" "exec --cwd"
 }
 DET_N=0
-det_done() { DET_N=$((DET_N+1)); [ "$(timeout 10 CX --exec-id "d2-$DET_N" main cat /dev/shm/det 2>/dev/null)" = done ]; }
+det_done() { DET_N=$((DET_N+1)); [ "$(timeout 10 CX --exec-id "d2-$DET_N" main cat /dev/shm/det 2>/dev/null)" = "done" ]; }
 test_exec_detach() {
 	need_main
 	# (/dev/shm: after `ctr task exec --user`, which mounts the snapshot a second time to
@@ -369,7 +369,7 @@ test_ps() {
 test_logs() {
 	R CR -d --log-uri "file://$T/c/logs/lg.log" "$IMG" lg sh -c 'echo out1; echo err1 >&2; echo out2'
 	expect_ok "run -d --log-uri file://" || return
-	wait_for 10 grep -q out2 "$T/c/logs/lg.log"
+	wait_for 10 sh -c "grep -q out2 '$T/c/logs/lg.log' && grep -q err1 '$T/c/logs/lg.log'"
 	OUT=$(cat "$T/c/logs/lg.log" 2>&1) RC=0 CMD="cat lg.log"
 	expect_out out1 "stdout in the log"; expect_out err1 "stderr in the log"
 	cgone lg
@@ -485,10 +485,10 @@ t image_multilayer test_image_multilayer
 t run_foreground test_run_foreground
 t exit_code test_exit_code
 t exit_runtime_failure test_exit_runtime_failure
-t no_fd_leak test_no_fd_leak
 t exit_126 test_exit_126
 t exit_127 test_exit_127
 t run_detach_name test_run_detach_name
+t no_fd_leak test_no_fd_leak
 t run_rm test_run_rm
 t env test_env
 t volume_rw test_volume_rw

@@ -3,8 +3,7 @@
 #
 #   tests/clients/podman.sh [--runtime runc|/path/to/tong] [--only REGEX] [-v] [--keep]
 #
-# Needs (Debian 12): podman conmon netavark aardvark-dns containernetworking-plugins
-#   iptables busybox-static tmux iproute2 procps (+ the runtime under test)
+# Needs (Debian 12): podman conmon netavark iptables busybox-static tmux iproute2 procps
 # Everything is private to a temp dir: --root/--runroot/--tmpdir, CONTAINERS_CONF,
 # CONTAINERS_STORAGE_CONF, CONTAINERS_REGISTRIES_CONF, a network config dir holding
 # one bridge network with a unique bridge name (tgp<runid>) and subnet, events in a
@@ -473,10 +472,10 @@ t run_foreground test_run_foreground
 t exit_code test_exit_code
 t exit_125 test_exit_125
 t exit_runtime_failure test_exit_runtime_failure
-t no_fd_leak test_no_fd_leak
 t exit_126 test_exit_126
 t exit_127 test_exit_127
 t run_detach_name test_run_detach_name
+t no_fd_leak test_no_fd_leak
 t run_rm test_run_rm
 t env test_env
 t volume_rw test_volume_rw
