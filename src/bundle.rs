@@ -82,11 +82,24 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
     })
 }
 
+/// (uid_t)-1 would mean "unchanged" to setresuid and leave the process root.
+pub fn check_user(p: &oci_spec::runtime::Process) -> Result<()> {
+    let u = p.user();
+    if u.uid() == u32::MAX
+        || u.gid() == u32::MAX
+        || u.additional_gids().iter().flatten().any(|g| *g == u32::MAX)
+    {
+        bail!("process.user: 4294967295 is not a valid uid or gid");
+    }
+    Ok(())
+}
+
 fn validate_process(spec: &Spec) -> Result<()> {
     let p = spec
         .process()
         .as_ref()
         .ok_or_else(|| anyhow!("config.json: process must be set"))?;
+    check_user(p)?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("config.json: process.args must not be empty");
     }

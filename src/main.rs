@@ -5,6 +5,7 @@ mod caps;
 mod cgroups;
 mod cli;
 mod commands;
+mod exeseal;
 mod hooks;
 mod logging;
 mod namespaces;
@@ -47,6 +48,16 @@ fn main() {
         let _ = Cli::command().print_help();
         std::process::exit(1);
     };
+    // Only the commands whose processes enter a container pay for the copy.
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        if let Err(e) = exeseal::ensure_sealed() {
+            logging::error(&format!("{e:#}"));
+            std::process::exit(1);
+        }
+    }
     let g = Global {
         root: cli.root.clone().unwrap_or_else(paths::default_root),
         systemd_cgroup: cli.systemd_cgroup,

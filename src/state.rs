@@ -170,6 +170,19 @@ impl Container {
         Ok(())
     }
 
+    /// A one-line copy of what `delete --force` needs (pid, start time, cgroup)
+    /// in case state.json is ever unreadable.
+    pub fn save_recovery(&self) -> Result<()> {
+        let s = &self.state;
+        let line = format!(
+            "{} {} {}\n",
+            s.pid,
+            s.pid_start_time,
+            s.cgroup_path.display()
+        );
+        std::fs::write(self.dir.join(RECOVERY_FILE), line).context("write recovery record")
+    }
+
     pub fn fifo_path(&self) -> PathBuf {
         self.dir.join(EXEC_FIFO)
     }
@@ -236,6 +249,19 @@ impl std::fmt::Display for NotExist {
     }
 }
 impl std::error::Error for NotExist {}
+
+pub const RECOVERY_FILE: &str = "recovery";
+
+/// Reads the recovery record: (pid, start time, cgroup path).
+pub fn read_recovery(dir: &Path) -> Option<(i32, u64, PathBuf)> {
+    let text = std::fs::read_to_string(dir.join(RECOVERY_FILE)).ok()?;
+    let mut it = text.trim_end().splitn(3, ' ');
+    Some((
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        PathBuf::from(it.next()?),
+    ))
+}
 
 /// state.json could not be parsed; `delete --force` still removes the directory.
 #[derive(Debug)]

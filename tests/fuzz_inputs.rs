@@ -418,11 +418,7 @@ fn confine(v: &mut Value, rootfs: &Path, cg: &str) {
         if let Some(s) = l.get_mut("sysctl").and_then(|s| s.as_object_mut()) {
             // A real sysctl could be host-wide (no new netns, or a non-namespaced
             // key): keep only keys that do not exist on this host.
-            s.retain(|k, _| {
-                !Path::new("/proc/sys")
-                    .join(k.replace('.', "/"))
-                    .exists()
-            });
+            s.retain(|k, _| !Path::new("/proc/sys").join(k.replace('.', "/")).exists());
         }
     }
     if let Some(o) = v.as_object_mut() {

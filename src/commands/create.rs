@@ -268,6 +268,7 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
         crate::state::start_time(pid.as_raw()).context("container init exited during create")?;
     c.state.created_ok = true;
     c.save()?;
+    c.save_recovery()?;
     if let Some(f) = &a.pid_file {
         write_pid_file(f, pid.as_raw())?;
     }

@@ -14,10 +14,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Ok(c) => c,
         Err(e) if e.is::<NotExist>() && force => return Ok(()),
         Err(e) if force && e.is::<Corrupt>() => {
-            // Nothing in it can be trusted; remove what is ours to remove.
-            let dir = &e.downcast_ref::<Corrupt>().expect("checked").dir;
+            // state.json can't be trusted: fall back to the recovery record
+            // (or the default cgroup) to kill the init and remove the cgroup.
+            let dir = e.downcast_ref::<Corrupt>().expect("checked").dir.clone();
             crate::logging::warn(&format!("{e}; removing {}", dir.display()));
-            let _ = std::fs::remove_dir_all(dir);
+            force_remove_corrupt(&dir, id);
             return Ok(());
         }
         Err(e) => return Err(e),
@@ -30,6 +31,31 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         s => bail!("cannot delete container {id} that is not stopped: {s}"),
     }
     destroy(&c)
+}
+
+fn force_remove_corrupt(dir: &Path, id: &str) {
+    let (pid, start, cgroup) = crate::state::read_recovery(dir).unwrap_or((
+        0,
+        0,
+        std::path::PathBuf::from(format!("/{id}")),
+    ));
+    if pid > 0 && crate::state::process_matches(pid, start) {
+        let _ = crate::signals::send_verified(pid, start, libc::SIGKILL);
+    }
+    if let Ok(cg) = Cgroup::open(&cgroup, id, false) {
+        if let Ok(pids) = cg.pids() {
+            for p in pids {
+                let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        let _ = cg.freeze(false);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pid > 0 && crate::state::process_matches(pid, start) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = cg.remove_all(&cgroup);
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn kill_and_wait(c: &Container) -> Result<()> {

@@ -29,7 +29,11 @@ pub fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
         if x.is_empty() || !x.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        x.parse::<u32>().map_err(|_| bad())
+        // u32::MAX is (uid_t)-1: "leave unchanged" to setresuid.
+        x.parse::<u32>()
+            .ok()
+            .filter(|v| *v != u32::MAX)
+            .ok_or_else(bad)
     };
     Ok((num(u)?, g.map(num).transpose()?))
 }

@@ -94,6 +94,12 @@ pub fn switch_user(p: &oci_spec::runtime::Process, in_userns: bool) -> Result<()
     prctl(libc::PR_SET_KEEPCAPS, 1)?;
     let uid = Uid::from_raw(u.uid());
     nix::unistd::setresuid(uid, uid, uid).with_context(|| format!("setuid {}", u.uid()))?;
+    // (uid_t)-1 means "unchanged" to setresuid: make sure we really switched.
+    let r = nix::unistd::getresuid()?;
+    let g = nix::unistd::getresgid()?;
+    if r.real != uid || r.effective != uid || g.real != gid || g.effective != gid {
+        anyhow::bail!("failed to switch to uid {} gid {}", u.uid(), u.gid());
+    }
     prctl(libc::PR_SET_KEEPCAPS, 0)?;
     if let Some(c) = caps {
         crate::caps::apply(c)?;
@@ -253,4 +259,17 @@ pub fn with_home(mut env: Vec<String>, uid: u32) -> Vec<String> {
         .unwrap_or_else(|| "/".to_string());
     env.push(format!("HOME={home}"));
     env
+}
+
+/// chdir to `cwd` resolved inside our root with no magic links, so neither a
+/// leaked fd (`/proc/self/fd/N`, CVE-2024-21626) nor a symlink planted by the
+/// image can put the process in a host directory.
+pub fn safe_chdir(cwd: &std::path::Path) -> Result<()> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let root = std::fs::File::open("/").context("open /")?;
+    let dir = crate::safe_fs::open_in_root(root.as_fd(), cwd, libc::O_PATH | libc::O_DIRECTORY)
+        .with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
+    nix::unistd::fchdir(dir.as_raw_fd())
+        .with_context(|| format!("chdir to cwd ({})", cwd.display()))?;
+    Ok(())
 }

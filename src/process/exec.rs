@@ -77,7 +77,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
         install_seccomp(&a.chan, f)?;
     }
     attrs::switch_user(p, a.in_userns)?;
-    nix::unistd::chdir(p.cwd()).with_context(|| format!("chdir to cwd ({})", p.cwd().display()))?;
+    attrs::safe_chdir(p.cwd())?;
     let env = attrs::with_home(p.env().clone().unwrap_or_default(), p.user().uid());
     let args = p.args().clone().unwrap_or_default();
     let arg0 = args.first().context("exec args cannot be empty")?;

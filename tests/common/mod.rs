@@ -865,3 +865,200 @@ pub fn status_field(status: &str, key: &str) -> Option<String> {
             .map(|v| v.trim().to_string())
     })
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the ops/resources tests (exec, ps, pause, update, events).
+
+/// Reads a cgroup v1 file of `ctrl` for `cgroups_path`, trimmed (None if absent).
+pub fn cg_read(ctrl: &str, cgroups_path: &str, file: &str) -> Option<String> {
+    std::fs::read_to_string(cgroup_dir(ctrl, cgroups_path).join(file))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Whether a fresh child cgroup of v1 controller `ctrl` has `file` (the kernel
+/// and hierarchy offer it). A probe directory is made and removed.
+pub fn cg_kernel_offers(ctrl: &str, file: &str) -> bool {
+    let base = Path::new("/sys/fs/cgroup").join(ctrl);
+    if !base.join("cgroup.procs").exists() {
+        return false;
+    }
+    let probe = base.join(format!(
+        "tong-probe-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    if std::fs::create_dir(&probe).is_err() {
+        return false;
+    }
+    let has = probe.join(file).exists();
+    let _ = std::fs::remove_dir(&probe);
+    has
+}
+
+/// A unix socket that receives one pty master over SCM_RIGHTS (like runc's
+/// recvtty): `ConsoleReceiver::bind(path)`, pass the path as --console-socket,
+/// then `recv()` the master fd.
+pub struct ConsoleReceiver {
+    pub path: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleReceiver {
+    pub fn bind(path: &Path) -> ConsoleReceiver {
+        let _ = std::fs::remove_file(path);
+        let listener = std::os::unix::net::UnixListener::bind(path).expect("bind console socket");
+        listener.set_nonblocking(true).unwrap();
+        ConsoleReceiver {
+            path: path.to_path_buf(),
+            listener,
+        }
+    }
+
+    /// Accepts one connection (within `timeout`) and returns the fd it carries.
+    pub fn recv(&self, timeout: Duration) -> std::os::fd::OwnedFd {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let deadline = Instant::now() + timeout;
+        let stream = loop {
+            match self.listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "no connection on console socket");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("accept on console socket: {e}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        stream.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .expect("recvmsg on console socket");
+        for c in msg.cmsgs().expect("cmsgs") {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                if let Some(fd) = fds.first() {
+                    // SAFETY: the kernel just installed this fd for us.
+                    return unsafe { std::os::fd::OwnedFd::from_raw_fd(*fd) };
+                }
+            }
+        }
+        panic!("console socket message carried no fd");
+    }
+}
+
+/// Reads a pty master until `needle` shows up, EOF/EIO, or `timeout`; returns
+/// what was read.
+pub fn read_pty_until(master: std::os::fd::OwnedFd, needle: &str, timeout: Duration) -> String {
+    use std::io::Read;
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut f = File::from(master);
+        let mut b = [0u8; 1024];
+        loop {
+            match f.read(&mut b) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(b[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let mut got = Vec::new();
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(chunk) => {
+                got.extend(chunk);
+                if String::from_utf8_lossy(&got).contains(needle) {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&got).to_string()
+}
+
+/// Runs `cmd` with the given files installed at fds 3, 4, … (not CLOEXEC),
+/// like a caller passing --preserve-fds.
+pub fn with_fds(c: &mut Command, files: &[&File]) {
+    use std::os::fd::AsRawFd;
+    let raws: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+    // SAFETY: only async-signal-safe fcntl/dup2/close calls in the child.
+    unsafe {
+        c.pre_exec(move || {
+            let mut tmp = Vec::with_capacity(raws.len());
+            for r in &raws {
+                let x = libc::fcntl(*r, libc::F_DUPFD, 100);
+                if x < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                tmp.push(x);
+            }
+            for (i, x) in tmp.iter().enumerate() {
+                if libc::dup2(*x, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(*x);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The parent pid of `pid` (from /proc/<pid>/stat).
+pub fn ppid_of(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    rest.split(' ').nth(1)?.parse().ok()
+}
+
+/// Host pids listed in cgroup.procs of `ctrl` for a cgroupsPath (recursively).
+pub fn cg_procs(ctrl: &str, cgroups_path: &str) -> Vec<i32> {
+    fn walk(d: &Path, v: &mut Vec<i32>) {
+        for l in std::fs::read_to_string(d.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+        {
+            if let Ok(p) = l.trim().parse() {
+                v.push(p);
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd.flatten() {
+                if e.path().is_dir() {
+                    walk(&e.path(), v);
+                }
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(&cgroup_dir(ctrl, cgroups_path), &mut v);
+    v.sort();
+    v
+}
+
+/// Reads a pid file (waits up to 5 s for it to be non-empty).
+pub fn read_pid_file(p: &Path) -> i32 {
+    let mut last = String::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        last = std::fs::read_to_string(p).unwrap_or_default();
+        if let Ok(n) = last.trim().parse() {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("pid file {} holds {last:?}", p.display());
+}

@@ -9,6 +9,7 @@ pub mod invalid;
 pub mod lifecycle;
 pub mod mounts;
 pub mod namespaces;
+pub mod ops;
 pub mod process;
 pub mod seccomp;
 
@@ -24,5 +25,6 @@ pub fn all() -> Vec<Test> {
     v.extend(hooks::tests());
     v.extend(seccomp::tests());
     v.extend(invalid::tests());
+    v.extend(ops::tests());
     v
 }
