@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub struct Cgroup {
     manager: AnyCgroupManager,
+    path: PathBuf,
 }
 
 impl Cgroup {
@@ -20,7 +21,10 @@ impl Cgroup {
             container_name: id.to_string(),
         })
         .map_err(|e| anyhow!("cgroup {}: {e}", path.display()))?;
-        Ok(Cgroup { manager })
+        Ok(Cgroup {
+            manager,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn add(&self, pid: Pid) -> Result<()> {
@@ -30,6 +34,11 @@ impl Cgroup {
     }
 
     pub fn apply(&self, resources: &LinuxResources, devices: &[LinuxDeviceCgroup]) -> Result<()> {
+        if resources.unified().as_ref().is_some_and(|u| !u.is_empty())
+            && matches!(self.manager, AnyCgroupManager::V1(_))
+        {
+            anyhow::bail!("linux.resources.unified: cannot use unified on cgroup v1");
+        }
         let mut r = resources.clone();
         let mut rules = r.devices().clone().unwrap_or_default();
         rules.extend_from_slice(devices);
@@ -46,7 +55,42 @@ impl Cgroup {
         };
         self.manager
             .apply(&opt)
-            .map_err(|e| anyhow!("apply cgroup resources: {e}"))
+            .map_err(|e| anyhow!("apply cgroup resources: {e}"))?;
+        self.apply_bfq_weight_devices(&r)
+    }
+
+    /// Kernels with BFQ only have blkio.bfq.weight_device, which libcgroups
+    /// does not write: write it as runc does (and report the kernel's refusal).
+    fn apply_bfq_weight_devices(&self, r: &LinuxResources) -> Result<()> {
+        let Some(devs) = r
+            .block_io()
+            .as_ref()
+            .and_then(|b| b.weight_device().clone())
+        else {
+            return Ok(());
+        };
+        let Some(dir) = self.v1_dir("blkio") else {
+            return Ok(());
+        };
+        if dir.join("blkio.weight_device").exists() {
+            return Ok(());
+        }
+        let file = dir.join("blkio.bfq.weight_device");
+        for d in devs {
+            if let Some(w) = d.weight() {
+                let line = format!("{}:{} {}", d.major(), d.minor(), w);
+                std::fs::write(&file, &line)
+                    .map_err(|e| anyhow!("failed to write {line:?} to {}: {e}", file.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn v1_dir(&self, ctrl: &str) -> Option<PathBuf> {
+        matches!(self.manager, AnyCgroupManager::V1(_)).then(|| {
+            let rel = self.path.strip_prefix("/").unwrap_or(&self.path);
+            Path::new("/sys/fs/cgroup").join(ctrl).join(rel)
+        })
     }
 
     pub fn pids(&self) -> Result<Vec<Pid>> {
@@ -74,6 +118,7 @@ impl Cgroup {
     }
 
     pub fn remove_all(&self, path: &Path) -> Result<()> {
+        remove_children(path);
         let r = self.remove();
         remove_extra(path);
         r
@@ -186,6 +231,61 @@ pub fn remove_extra(path: &Path) {
                 }
                 _ => break,
             }
+        }
+    }
+}
+
+/// Sub-cgroups (made by `exec --cgroup` or by the container itself) go first,
+/// deepest first, their processes killed, so the leaf can be removed.
+fn remove_children(path: &Path) {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if rel.as_os_str().is_empty() {
+        return;
+    }
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        if !right.starts_with("cgroup") {
+            continue;
+        }
+        let Some(mp) = left.split_whitespace().nth(4) else {
+            continue;
+        };
+        let dir = Path::new(mp).join(rel);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove_tree(&e.path());
+                }
+            }
+        }
+    }
+}
+
+fn remove_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path());
+            }
+        }
+    }
+    for _ in 0..100 {
+        if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                let _ =
+                    nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        match std::fs::remove_dir(dir) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(2))
+            }
+            _ => break,
         }
     }
 }

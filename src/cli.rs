@@ -144,21 +144,21 @@ pub struct UpdateArgs {
     /// LinuxResources JSON from FILE, or - for stdin
     #[arg(short, long, value_name = "FILE")]
     pub resources: Option<PathBuf>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub kernel_memory: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub kernel_memory_tcp: Option<String>,
-    #[arg(long)]
+    #[arg(long, visible_alias = "cpu-share")]
     pub cpu_shares: Option<u64>,
     #[arg(long)]
     pub cpu_period: Option<u64>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cpu_quota: Option<i64>,
     #[arg(long)]
     pub cpu_rt_period: Option<u64>,
@@ -168,7 +168,7 @@ pub struct UpdateArgs {
     pub cpuset_cpus: Option<String>,
     #[arg(long)]
     pub cpuset_mems: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
     #[arg(long)]
     pub blkio_weight: Option<u16>,

@@ -62,11 +62,18 @@ fn main() {
         root: cli.root.clone().unwrap_or_else(paths::default_root),
         systemd_cgroup: cli.systemd_cgroup,
     };
+    // runc's exec exits 255 on its own failures, so they can't be mistaken for
+    // the process's exit code 1.
+    let fail_code = if matches!(command, Command::Exec(_)) {
+        255
+    } else {
+        1
+    };
     match dispatch(&g, command) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             logging::error(&format!("{e:#}"));
-            std::process::exit(1);
+            std::process::exit(fail_code);
         }
     }
 }

@@ -177,6 +177,9 @@ fn config_fields_read_back() {
     assert!(errs.is_empty(), "{errs:#?}");
 }
 
+/// (name, resources, optional (controller, file, wanted value)).
+type KernelCase<'a> = (&'a str, Value, Option<(&'a str, &'a str, &'a str)>);
+
 #[test]
 fn config_fields_kernel_dependent_vs_runc() {
     require_root!();
@@ -186,7 +189,7 @@ fn config_fields_kernel_dependent_vs_runc() {
     // 6.x, rt group scheduling may be off, cpu.idle is new, BFQ weights need
     // BFQ): tong must accept or refuse like runc, and apply what it accepts.
     let weight_file = blkio_weight_file();
-    let mut cases: Vec<(&str, Value, Option<(&str, &str, &str)>)> = vec![
+    let mut cases: Vec<KernelCase> = vec![
         (
             "kernel",
             json!({"memory": {"kernel": 64 * MIB}}),

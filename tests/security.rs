@@ -299,6 +299,9 @@ fn ptrace_attack(ctx: &mut Ctx, userns: bool) -> (bool, bool) {
 
 use std::process::Command;
 
+/// Prepares a hostile rootfs for one case.
+type PlantFn<'a> = Box<dyn Fn(&Path) + 'a>;
+
 /// With a user namespace, CAP_SYS_PTRACE inside it gives nothing over the
 /// non-dumpable init: neither read nor overwrite.
 #[test]
@@ -918,9 +921,8 @@ fn cve_2025_52565_console_symlink_does_not_redirect_bind() {
         assert_eq!(std::fs::read_to_string(&hostfile).unwrap(), "HOST");
         assert!(host_mounts_under(&hostfile).is_empty());
         assert_untouched_dir(&outside);
-        assert_eq!(
+        assert!(
             std::fs::read_to_string("/etc/hosts").is_ok(),
-            true,
             "host /etc/hosts"
         );
         assert!(host_mounts_under(Path::new("/etc/hosts")).is_empty());
@@ -1005,7 +1007,7 @@ fn dev_symlinks_do_not_escape() {
     let ctx = Ctx::new("sec-devsym");
     let outside = ctx.dir("outside");
     let o = outside.to_string_lossy().to_string();
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    let cases: Vec<(&str, PlantFn<'_>)> = vec![
         (
             "dev-abs",
             Box::new(|r: &Path| {
