@@ -105,12 +105,6 @@ impl Cgroup {
             .map_err(|e| anyhow!("cgroup stats: {e}"))
     }
 
-    pub fn remove(&self) -> Result<()> {
-        self.manager
-            .remove()
-            .map_err(|e| anyhow!("remove cgroup: {e}"))
-    }
-
     /// Joins `pid` to every hierarchy: the controllers and the extra ones.
     pub fn add_all(&self, path: &Path, pid: Pid) -> Result<()> {
         self.add(pid)?;
@@ -118,10 +112,7 @@ impl Cgroup {
     }
 
     pub fn remove_all(&self, path: &Path) -> Result<()> {
-        remove_children(path);
-        let r = self.remove();
-        remove_extra(path);
-        r
+        teardown(path)
     }
 
     pub fn freeze(&self, frozen: bool) -> Result<()> {
@@ -215,55 +206,65 @@ pub fn join_extra(path: &Path, pid: Pid) -> Result<()> {
     Ok(())
 }
 
-/// Removes the container's directories in the extra hierarchies (leaf only,
-/// like libcgroups' remove).
-pub fn remove_extra(path: &Path) {
-    let rel = path.strip_prefix("/").unwrap_or(path);
-    if rel.as_os_str().is_empty() {
-        return;
-    }
-    for h in extra_hierarchies() {
-        let dir = h.join(rel);
-        for _ in 0..50 {
-            match std::fs::remove_dir(&dir) {
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    std::thread::sleep(std::time::Duration::from_millis(2))
-                }
-                _ => break,
+/// Every mounted cgroup hierarchy (v1 controllers, named ones, cgroup2).
+fn hierarchy_mounts() -> Vec<PathBuf> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    info.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            if !right.starts_with("cgroup") {
+                return None;
             }
-        }
-    }
+            left.split_whitespace().nth(4).map(PathBuf::from)
+        })
+        .collect()
 }
 
-/// Sub-cgroups (made by `exec --cgroup` or by the container itself) go first,
-/// deepest first, their processes killed, so the leaf can be removed.
-fn remove_children(path: &Path) {
+/// Removes the container's cgroup in every hierarchy, sub-cgroups first
+/// (deepest first), killing what is left in each: one pass over mountinfo
+/// instead of one per controller, as teardown is on every container's path.
+pub fn teardown(path: &Path) -> Result<()> {
     let rel = path.strip_prefix("/").unwrap_or(path);
     if rel.as_os_str().is_empty() {
-        return;
+        return Ok(());
     }
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return;
-    };
-    for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        if !right.starts_with("cgroup") {
-            continue;
-        }
-        let Some(mp) = left.split_whitespace().nth(4) else {
-            continue;
-        };
-        let dir = Path::new(mp).join(rel);
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    remove_tree(&e.path());
-                }
+    let mut left = Vec::new();
+    for mp in hierarchy_mounts() {
+        let dir = mp.join(rel);
+        if dir.exists() {
+            remove_tree(&dir);
+            if dir.exists() {
+                left.push(dir.display().to_string());
             }
         }
     }
+    if !left.is_empty() {
+        anyhow::bail!("remove cgroup: could not delete {}", left.join(", "));
+    }
+    Ok(())
+}
+
+/// The pids in the container's cgroup (v1: the devices hierarchy, else the
+/// first hierarchy that has the path).
+pub fn pids_of(path: &Path) -> Vec<Pid> {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let mounts = hierarchy_mounts();
+    let pick = mounts
+        .iter()
+        .filter(|m| m.ends_with("devices"))
+        .chain(mounts.iter())
+        .map(|m| m.join(rel).join("cgroup.procs"))
+        .find(|p| p.exists());
+    pick.and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|s| {
+            s.lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .map(Pid::from_raw)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn remove_tree(dir: &Path) {

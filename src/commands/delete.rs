@@ -42,19 +42,17 @@ fn force_remove_corrupt(dir: &Path, id: &str) {
     if pid > 0 && crate::state::process_matches(pid, start) {
         let _ = crate::signals::send_verified(pid, start, libc::SIGKILL);
     }
-    if let Ok(cg) = Cgroup::open(&cgroup, id, false) {
-        if let Ok(pids) = cg.pids() {
-            for p in pids {
-                let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
-            }
-        }
-        let _ = cg.freeze(false);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while pid > 0 && crate::state::process_matches(pid, start) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let _ = cg.remove_all(&cgroup);
+    for p in crate::cgroups::pids_of(&cgroup) {
+        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
     }
+    if let Ok(cg) = Cgroup::open(&cgroup, id, false) {
+        let _ = cg.freeze(false);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid > 0 && crate::state::process_matches(pid, start) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = crate::cgroups::teardown(&cgroup);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -72,8 +70,7 @@ fn kill_and_wait(c: &Container) -> Result<()> {
 
 pub fn destroy(c: &Container) -> Result<()> {
     if c.state.owns_cgroup {
-        let cg = Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?;
-        cg.remove_all(&c.state.cgroup_path)?;
+        crate::cgroups::teardown(&c.state.cgroup_path)?;
     }
     let state = oci_state_json(&c.state, Status::Stopped, 0);
     hooks::run_all_warn(

@@ -26,9 +26,8 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
 }
 
 pub fn signal_all(c: &Container, sig: i32) -> Result<()> {
-    let cg = Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?;
     let paused = c.status() == Status::Paused;
-    let pids = cg.pids().unwrap_or_default();
+    let pids = crate::cgroups::pids_of(&c.state.cgroup_path);
     for pid in &pids {
         let _ = nix::sys::signal::kill(*pid, nix::sys::signal::Signal::try_from(sig).ok());
     }
@@ -37,7 +36,7 @@ pub fn signal_all(c: &Container, sig: i32) -> Result<()> {
     }
     // A frozen process gets SIGKILL only once thawed.
     if paused && sig == libc::SIGKILL {
-        cg.freeze(false)?;
+        Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?.freeze(false)?;
     }
     Ok(())
 }
