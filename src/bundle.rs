@@ -224,8 +224,19 @@ fn check_sysctl(key: &str, ns: &NsPlan) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// Removes the test bundle even when an assertion fails.
+    struct TempBundle(PathBuf);
+    impl Drop for TempBundle {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     fn spec_with(json: serde_json::Value) -> Result<Plan> {
-        let dir = std::env::temp_dir().join(format!("tong-bundle-test-{}", std::process::id()));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("tong-bundle-test-{}-{n}", std::process::id()));
+        let _guard = TempBundle(dir.clone());
         std::fs::create_dir_all(dir.join("rootfs")).unwrap();
         let mut base: serde_json::Value =
             serde_json::from_str(include_str!("default-config.json")).unwrap();

@@ -177,6 +177,13 @@ mod tests {
     #[test]
     fn symlinks_resolve_inside_the_root() {
         let base = std::env::temp_dir().join(format!("tong-safefs-{}", std::process::id()));
+        struct Cleanup(PathBuf);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let _cleanup = Cleanup(base.clone());
         let root = base.join("root");
         let outside = base.join("outside");
         std::fs::create_dir_all(&root).unwrap();
@@ -198,6 +205,5 @@ mod tests {
             .join("made")
             .is_dir());
         assert!(root.join("made2").is_dir());
-        std::fs::remove_dir_all(&base).unwrap();
     }
 }

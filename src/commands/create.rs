@@ -86,6 +86,14 @@ pub fn now_rfc3339_nano() -> String {
     }
 }
 
+/// The start socket's address, through the state dir's fd: sun_path is too
+/// short for deep roots with 64-character ids.
+pub fn start_socket_addr(dir: &std::fs::File) -> Result<UnixAddr> {
+    Ok(UnixAddr::new(
+        format!("/proc/self/fd/{}/{START_SOCK}", dir.as_raw_fd()).as_str(),
+    )?)
+}
+
 fn start_socket(dir: &std::fs::File) -> Result<OwnedFd> {
     let s = socket(
         AddressFamily::Unix,
@@ -93,14 +101,12 @@ fn start_socket(dir: &std::fs::File) -> Result<OwnedFd> {
         SockFlag::SOCK_CLOEXEC,
         None,
     )?;
-    // Through the dir fd: sun_path is too short for deep roots with 64-char ids.
-    let addr = UnixAddr::new(format!("/proc/self/fd/{}/{START_SOCK}", dir.as_raw_fd()).as_str())?;
-    bind(s.as_raw_fd(), &addr).context("bind start socket")?;
+    bind(s.as_raw_fd(), &start_socket_addr(dir)?).context("bind start socket")?;
     listen(&s, Backlog::new(1)?).context("listen on start socket")?;
     Ok(s)
 }
 
-fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
+pub fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
     let s = socket(
         AddressFamily::Unix,
         SockType::Stream,

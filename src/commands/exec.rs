@@ -12,7 +12,7 @@ use crate::sync::{self, Msg};
 use crate::{debug, signals};
 use anyhow::{bail, Context, Result};
 use nix::sched::{setns, CloneFlags};
-use nix::sys::socket::{connect, socket, socketpair, AddressFamily, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use oci_spec::runtime::{Capability, LinuxNamespaceType as T, Process};
 use std::os::fd::{AsFd, AsRawFd};
 use std::str::FromStr;
@@ -125,17 +125,7 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     let terminal = process.terminal().unwrap_or(false);
     let (console, relay) = match (terminal, &a.console_socket) {
         (false, _) => (None, None),
-        (true, Some(path)) => {
-            let s = socket(
-                AddressFamily::Unix,
-                SockType::Stream,
-                SockFlag::SOCK_CLOEXEC,
-                None,
-            )?;
-            connect(s.as_raw_fd(), &UnixAddr::new(path.as_path())?)
-                .with_context(|| format!("connect to console socket {}", path.display()))?;
-            (Some(s), None)
-        }
+        (true, Some(path)) => (Some(super::create::connect_console(path)?), None),
         (true, None) if !a.detach => {
             let (x, y) = socketpair(
                 AddressFamily::Unix,

@@ -1,13 +1,11 @@
 //! `start`: tells a created container's init to exec the user process, waits
 //! until it has (the init's connection closes on exec), then runs poststart hooks.
 
-use super::create::{oci_state_json, START_SOCK};
+use super::create::oci_state_json;
 use crate::state::{Container, Status};
 use crate::{debug, hooks};
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{
-    connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
-};
+use nix::sys::socket::{connect, send, socket, AddressFamily, MsgFlags, SockFlag, SockType};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
@@ -26,8 +24,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         SockFlag::SOCK_CLOEXEC,
         None,
     )?;
-    let addr = UnixAddr::new(format!("/proc/self/fd/{}/{START_SOCK}", dir.as_raw_fd()).as_str())?;
-    connect(s.as_raw_fd(), &addr).context("reach the container's init")?;
+    connect(s.as_raw_fd(), &super::create::start_socket_addr(&dir)?)
+        .context("reach the container's init")?;
     send(s.as_raw_fd(), b"s", MsgFlags::MSG_NOSIGNAL).context("release the container's init")?;
     // From here the container counts as started, whatever happens next.
     let _ = std::fs::remove_file(c.fifo_path());
