@@ -245,7 +245,20 @@ fn exec_process_file_podman_style_vs_runc() {
         Some("0000000000002021"),
         "{t}"
     );
-    assert_eq!(outs[0], outs[1], "tong vs runc output of exec --process");
+    // runc 1.1.5 (Go >= 1.19 raises its own soft RLIMIT_NOFILE) sometimes hands
+    // the exec'd process the hard value; tong's line is checked above against
+    // what the process file asks, the rest must match runc exactly.
+    let without_nofile = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("nofile "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        without_nofile(&outs[0]),
+        without_nofile(&outs[1]),
+        "tong vs runc output of exec --process"
+    );
 }
 
 #[test]
