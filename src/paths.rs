@@ -35,7 +35,9 @@ pub fn container_dir(root: &Path, id: &str) -> PathBuf {
 }
 
 pub const STATE_FILE: &str = "state.json";
-pub const EXEC_FIFO: &str = "exec.sock";
+/// The socket the created init waits on; `start` connects to it. Its
+/// existence is what makes a live container "created".
+pub const START_SOCK: &str = "exec.sock";
 
 #[cfg(test)]
 mod tests {

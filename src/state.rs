@@ -2,7 +2,7 @@
 //! per-container flock; the live status is derived from the init process and the
 //! exec fifo, never trusted from the file alone.
 
-use crate::paths::{self, EXEC_FIFO, STATE_FILE};
+use crate::paths::{self, START_SOCK, STATE_FILE};
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::Hooks;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,6 @@ pub struct State {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
-    pub owner: String,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
     /// The cgroupsPath in use, as given to libcgroups.
@@ -183,8 +182,8 @@ impl Container {
         std::fs::write(self.dir.join(RECOVERY_FILE), line).context("write recovery record")
     }
 
-    pub fn fifo_path(&self) -> PathBuf {
-        self.dir.join(EXEC_FIFO)
+    pub fn start_sock_path(&self) -> PathBuf {
+        self.dir.join(START_SOCK)
     }
 
     /// The live status: stopped once the init is gone (or its pid was reused),
@@ -200,7 +199,7 @@ impl Container {
         if !self.init_alive() {
             return Status::Stopped;
         }
-        if self.fifo_path().exists() {
+        if self.start_sock_path().exists() {
             return Status::Created;
         }
         if crate::cgroups::is_frozen(&self.state.cgroup_path) {

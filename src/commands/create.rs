@@ -22,8 +22,6 @@ use oci_spec::runtime::LinuxNamespaceType as T;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
-pub const START_SOCK: &str = "exec.sock";
-
 pub struct Created {
     pub container: Container,
     /// Our child until we exit: its pid can't be reused while unreaped.
@@ -90,7 +88,12 @@ pub fn now_rfc3339_nano() -> String {
 /// short for deep roots with 64-character ids.
 pub fn start_socket_addr(dir: &std::fs::File) -> Result<UnixAddr> {
     Ok(UnixAddr::new(
-        format!("/proc/self/fd/{}/{START_SOCK}", dir.as_raw_fd()).as_str(),
+        format!(
+            "/proc/self/fd/{}/{}",
+            dir.as_raw_fd(),
+            crate::paths::START_SOCK
+        )
+        .as_str(),
     )?)
 }
 
@@ -159,7 +162,6 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
         bundle: plan.bundle.clone(),
         rootfs: plan.rootfs.clone(),
         created: now_rfc3339_nano(),
-        owner: owner_name(),
         annotations: plan
             .spec
             .annotations()
@@ -343,13 +345,4 @@ pub fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {
         .with_context(|| format!("write pid file {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("write pid file {}", path.display()))?;
     Ok(())
-}
-
-fn owner_name() -> String {
-    let uid = nix::unistd::geteuid();
-    nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
 }

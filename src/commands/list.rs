@@ -41,7 +41,7 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
                 bundle: s.bundle.display().to_string(),
                 rootfs: s.rootfs.display().to_string(),
                 created: s.created.to_string(),
-                owner: c.state.owner.clone(),
+                owner: owner_of(&c.dir),
             });
         }
     }
@@ -79,6 +79,20 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// runc's owner column: the user owning the container's state directory
+/// (looked up here, not on create's hot path).
+fn owner_of(dir: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
+        return String::new();
+    };
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
 }
 
 /// Go's tabwriter(minwidth 12, padding 3) as runc uses it.

@@ -28,7 +28,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         .context("reach the container's init")?;
     send(s.as_raw_fd(), b"s", MsgFlags::MSG_NOSIGNAL).context("release the container's init")?;
     // From here the container counts as started, whatever happens next.
-    let _ = std::fs::remove_file(c.fifo_path());
+    let _ = std::fs::remove_file(c.start_sock_path());
     let mut b = [0u8; 4096];
     // EOF once the init has exec'd (its end is close-on-exec) or died; an error
     // text if a startContainer hook failed.
