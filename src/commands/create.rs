@@ -31,7 +31,6 @@ pub struct Created {
 /// Undoes a half-made container: kills the init, removes the cgroup and state dir.
 struct Cleanup {
     dir: PathBuf,
-    cgroup_path: PathBuf,
     cgroup: Option<Cgroup>,
     child: Option<(Pid, OwnedFd)>,
     armed: bool,
@@ -47,7 +46,7 @@ impl Drop for Cleanup {
             let _ = nix::sys::wait::waitpid(pid, None);
         }
         if let Some(cg) = self.cgroup.take() {
-            if let Err(e) = cg.remove_all(&self.cgroup_path) {
+            if let Err(e) = cg.remove_all() {
                 crate::logging::warn(&format!("cleanup: {e:#}"));
             }
         }
@@ -180,7 +179,6 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
     let mut c = Container::create_dir(&g.root, state)?;
     let mut guard = Cleanup {
         dir: c.dir.clone(),
-        cgroup_path: plan.cgroup_path.clone(),
         cgroup: None,
         child: None,
         armed: true,
@@ -323,7 +321,7 @@ fn send_seccomp_listener(plan: &Plan, state: &State, pid: i32, fd: &OwnedFd) -> 
 }
 
 fn place_in_cgroup(plan: &Plan, cg: &Cgroup, pid: Pid) -> Result<()> {
-    cg.add_all(&plan.cgroup_path, pid)?;
+    cg.add(pid)?;
     let l = plan.linux();
     let resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
     let devices = cgroups::device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));

@@ -250,7 +250,7 @@ fn join_cgroup(
     subs: &[String],
     pid: nix::unistd::Pid,
 ) -> Result<()> {
-    cg.add_all(base, pid)?;
+    cg.add(pid)?;
     for s in subs {
         let (ctrl, path) = match s.split_once(':') {
             Some((c, p)) => (Some(c), p),

@@ -1,47 +1,82 @@
-//! The container's cgroup, through libcgroups (v1, hybrid and v2 alike).
+//! The container's cgroup (v1, hybrid and v2 alike). The hot path (create and
+//! exec joining, the v1 devices list, teardown) works from one read of the
+//! mount table; libcgroups applies every other resource, reads statistics and
+//! freezes, and its manager is only built when one of those is asked for.
+
+mod hierarchy;
+mod v1;
 
 use anyhow::{anyhow, Result};
+pub use hierarchy::Hierarchies;
 use libcgroups::common::{
     create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt,
 };
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 pub struct Cgroup {
-    manager: AnyCgroupManager,
     path: PathBuf,
+    id: String,
+    systemd: bool,
+    hier: Hierarchies,
+    manager: OnceCell<AnyCgroupManager>,
 }
 
 impl Cgroup {
     pub fn open(path: &Path, id: &str, systemd: bool) -> Result<Cgroup> {
-        let manager = create_cgroup_manager(CgroupConfig {
-            cgroup_path: path.to_path_buf(),
-            systemd_cgroup: systemd,
-            container_name: id.to_string(),
-        })
-        .map_err(|e| anyhow!("cgroup {}: {e}", path.display()))?;
         Ok(Cgroup {
-            manager,
             path: path.to_path_buf(),
+            id: id.to_string(),
+            systemd,
+            hier: Hierarchies::read(),
+            manager: OnceCell::new(),
         })
     }
 
+    fn manager(&self) -> Result<&AnyCgroupManager> {
+        if let Some(m) = self.manager.get() {
+            return Ok(m);
+        }
+        let m = create_cgroup_manager(CgroupConfig {
+            cgroup_path: self.path.clone(),
+            systemd_cgroup: self.systemd,
+            container_name: self.id.clone(),
+        })
+        .map_err(|e| anyhow!("cgroup {}: {e}", self.path.display()))?;
+        Ok(self.manager.get_or_init(|| m))
+    }
+
+    /// v1 and hybrid hosts take the direct path; a v2 host goes through
+    /// libcgroups, whose v2 manager costs nothing to build.
+    fn direct_v1(&self) -> bool {
+        !self.systemd && self.hier.has_v1()
+    }
+
+    /// Joins `pid` to every hierarchy (v1: controllers, named ones, cgroup2).
     pub fn add(&self, pid: Pid) -> Result<()> {
-        self.manager
+        if self.direct_v1() {
+            return v1::join(&self.hier, &self.path, pid);
+        }
+        self.manager()?
             .add_task(pid)
             .map_err(|e| anyhow!("join cgroup: {e}"))
     }
 
     pub fn apply(&self, resources: &LinuxResources, devices: &[LinuxDeviceCgroup]) -> Result<()> {
-        if resources.unified().as_ref().is_some_and(|u| !u.is_empty())
-            && matches!(self.manager, AnyCgroupManager::V1(_))
-        {
+        if resources.unified().as_ref().is_some_and(|u| !u.is_empty()) && self.hier.has_v1() {
             anyhow::bail!("linux.resources.unified: cannot use unified on cgroup v1");
         }
         let mut r = resources.clone();
         let mut rules = r.devices().clone().unwrap_or_default();
         rules.extend_from_slice(devices);
+        if self.direct_v1() && !beyond_devices(&r) {
+            let Some(mount) = self.hier.v1("devices") else {
+                anyhow::bail!("cgroup devices is required but not mounted");
+            };
+            return v1::write_devices(&v1::dir(mount, &self.path), &rules);
+        }
         r.set_devices(Some(rules));
         let opt = ControllerOpt {
             resources: &r,
@@ -53,12 +88,11 @@ impl Cgroup {
             oom_score_adj: None,
             freezer_state: None,
         };
-        self.manager
+        self.manager()?
             .apply(&opt)
             .map_err(|e| anyhow!("apply cgroup resources: {e}"))?;
         self.apply_bfq_weight_devices(&r)
     }
-
     /// Kernels with BFQ only have blkio.bfq.weight_device, which libcgroups
     /// does not write: write it as runc does (and report the kernel's refusal).
     fn apply_bfq_weight_devices(&self, r: &LinuxResources) -> Result<()> {
@@ -87,32 +121,23 @@ impl Cgroup {
     }
 
     fn v1_dir(&self, ctrl: &str) -> Option<PathBuf> {
-        matches!(self.manager, AnyCgroupManager::V1(_)).then(|| {
-            let rel = self.path.strip_prefix("/").unwrap_or(&self.path);
-            Path::new("/sys/fs/cgroup").join(ctrl).join(rel)
-        })
+        self.hier.v1(ctrl).map(|m| v1::dir(m, &self.path))
     }
 
     pub fn pids(&self) -> Result<Vec<Pid>> {
-        self.manager
+        self.manager()?
             .get_all_pids()
             .map_err(|e| anyhow!("list cgroup processes: {e}"))
     }
 
     pub fn stats(&self) -> Result<libcgroups::stats::Stats> {
-        self.manager
+        self.manager()?
             .stats()
             .map_err(|e| anyhow!("cgroup stats: {e}"))
     }
 
-    /// Joins `pid` to every hierarchy: the controllers and the extra ones.
-    pub fn add_all(&self, path: &Path, pid: Pid) -> Result<()> {
-        self.add(pid)?;
-        join_extra(path, pid)
-    }
-
-    pub fn remove_all(&self, path: &Path) -> Result<()> {
-        teardown(path)
+    pub fn remove_all(&self) -> Result<()> {
+        teardown_in(&self.hier, &self.path)
     }
 
     pub fn freeze(&self, frozen: bool) -> Result<()> {
@@ -122,7 +147,9 @@ impl Cgroup {
         } else {
             FreezerState::Thawed
         };
-        self.manager.freeze(s).map_err(|e| anyhow!("freezer: {e}"))
+        self.manager()?
+            .freeze(s)
+            .map_err(|e| anyhow!("freezer: {e}"))
     }
 }
 
@@ -158,86 +185,39 @@ pub fn is_frozen(path: &Path) -> bool {
     std::fs::read_to_string(v2).is_ok_and(|s| s.trim() == "1")
 }
 
-/// Hierarchies libcgroups' v1 manager leaves alone on a v1/hybrid host: named
-/// ones (name=systemd) and the cgroup2 one. runc gives the container its own
-/// cgroup in each, so we do too. Empty on a pure v2 host.
-pub fn extra_hierarchies() -> Vec<PathBuf> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
-    let mut v1_controllers = false;
-    let mut extra = Vec::new();
-    for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut r = right.split_whitespace();
-        let (Some(fstype), _, Some(opts)) = (r.next(), r.next(), r.next()) else {
-            continue;
-        };
-        let Some(mp) = left.split_whitespace().nth(4) else {
-            continue;
-        };
-        match fstype {
-            "cgroup" if opts.split(',').any(|o| o.starts_with("name=")) => {
-                extra.push(PathBuf::from(mp))
-            }
-            "cgroup" => v1_controllers = true,
-            "cgroup2" => extra.push(PathBuf::from(mp)),
-            _ => {}
-        }
+/// Whether `r` asks for anything beyond device rules (which the direct v1
+/// path writes itself).
+fn beyond_devices(r: &LinuxResources) -> bool {
+    let mut rest = r.clone();
+    rest.set_devices(None);
+    if rest.unified().as_ref().is_some_and(|u| u.is_empty()) {
+        rest.set_unified(None);
     }
-    if v1_controllers {
-        extra
-    } else {
-        Vec::new()
-    }
+    rest != LinuxResources::default()
 }
 
-pub fn join_extra(path: &Path, pid: Pid) -> Result<()> {
-    let rel = path.strip_prefix("/").unwrap_or(path);
-    for h in extra_hierarchies() {
-        let dir = h.join(rel);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| anyhow!("create cgroup {}: {e}", dir.display()))?;
-        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
-            .map_err(|e| anyhow!("join cgroup {}: {e}", dir.display()))?;
-    }
-    Ok(())
-}
-
-/// Every mounted cgroup hierarchy (v1 controllers, named ones, cgroup2).
-fn hierarchy_mounts() -> Vec<PathBuf> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
-    info.lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            if !right.starts_with("cgroup") {
-                return None;
-            }
-            left.split_whitespace().nth(4).map(PathBuf::from)
-        })
-        .collect()
-}
-
-/// Removes the container's cgroup in every hierarchy, sub-cgroups first
-/// (deepest first), killing what is left in each: one pass over mountinfo
-/// instead of one per controller, as teardown is on every container's path.
+/// Removes the container's cgroup in every hierarchy (see `teardown_in`).
 pub fn teardown(path: &Path) -> Result<()> {
+    teardown_in(&Hierarchies::read(), path)
+}
+
+/// Removes the container's cgroup in every hierarchy: an empty one with a
+/// single rmdir, else sub-cgroups first (deepest first), killing what is left.
+fn teardown_in(h: &Hierarchies, path: &Path) -> Result<()> {
     let rel = path.strip_prefix("/").unwrap_or(path);
     if rel.as_os_str().is_empty() {
         return Ok(());
     }
     let mut left = Vec::new();
-    for mp in hierarchy_mounts() {
+    for mp in h.mounts() {
         let dir = mp.join(rel);
+        match std::fs::remove_dir(&dir) {
+            Ok(()) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => remove_tree(&dir),
+        }
         if dir.exists() {
-            remove_tree(&dir);
-            if dir.exists() {
-                left.push(dir.display().to_string());
-            }
+            left.push(dir.display().to_string());
         }
     }
     if !left.is_empty() {
@@ -250,11 +230,11 @@ pub fn teardown(path: &Path) -> Result<()> {
 /// first hierarchy that has the path).
 pub fn pids_of(path: &Path) -> Vec<Pid> {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let mounts = hierarchy_mounts();
-    let pick = mounts
-        .iter()
-        .filter(|m| m.ends_with("devices"))
-        .chain(mounts.iter())
+    let h = Hierarchies::read();
+    let pick = h
+        .v1("devices")
+        .into_iter()
+        .chain(h.mounts())
         .map(|m| m.join(rel).join("cgroup.procs"))
         .find(|p| p.exists());
     pick.and_then(|p| std::fs::read_to_string(p).ok())
