@@ -60,15 +60,28 @@ fn read_trimmed(p: &Path) -> Result<String> {
 
 /// Writes the device rules in order, then the devices every container gets
 /// (runc's AllowedDevices, the same list libcgroups appends): later rules win.
+/// The kernel takes one rule per write(2), so each file is opened once.
 pub fn write_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    use std::io::Write;
+    let (mut allow, mut deny) = (None, None);
     for r in rules.iter().chain(default_rules().iter()) {
-        let file = dir.join(if r.allow() {
-            "devices.allow"
+        let (slot, name) = if r.allow() {
+            (&mut allow, "devices.allow")
         } else {
-            "devices.deny"
-        });
+            (&mut deny, "devices.deny")
+        };
+        let file = dir.join(name);
         let line = r.to_string();
-        std::fs::write(&file, &line)
+        let f = match slot {
+            Some(f) => f,
+            None => slot.insert(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&file)
+                    .map_err(|e| anyhow!("open {}: {e}", file.display()))?,
+            ),
+        };
+        f.write_all(line.as_bytes())
             .map_err(|e| anyhow!("failed to write {line:?} to {}: {e}", file.display()))?;
     }
     Ok(())

@@ -135,6 +135,12 @@ fn kept_fds(a: &CreateArgs) -> (u32, Vec<String>) {
 }
 
 pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> Result<Created> {
+    let plan = load_plan(g, a)?;
+    create_planned(g, a, plan, console_override)
+}
+
+/// Checks the id and flags, then loads and validates the bundle.
+pub fn load_plan(g: &Global, a: &CreateArgs) -> Result<Plan> {
     paths::validate_id(&a.id)?;
     if g.systemd_cgroup {
         bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs manager)");
@@ -145,6 +151,16 @@ pub fn create(g: &Global, a: &CreateArgs, console_override: Option<OwnedFd>) -> 
         plan.bundle.display(),
         plan.rootfs.display()
     );
+    Ok(plan)
+}
+
+/// `create` of a loaded plan (`run` loads it first to see if it relays a terminal).
+pub fn create_planned(
+    g: &Global,
+    a: &CreateArgs,
+    plan: Plan,
+    console_override: Option<OwnedFd>,
+) -> Result<Created> {
     let console = match (plan.terminal(), console_override, &a.console_socket) {
         (true, Some(fd), _) => Some(fd),
         (true, None, Some(p)) => Some(connect_console(p)?),

@@ -27,7 +27,8 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
 
 fn run_blocked(g: &Global, a: &RunArgs) -> Result<i32> {
     // A terminal with nobody to hand it to: keep it and relay it ourselves.
-    let relay = !a.detach && a.create.console_socket.is_none() && wants_terminal(&a.create.bundle);
+    let plan = create::load_plan(g, &a.create)?;
+    let relay = !a.detach && a.create.console_socket.is_none() && plan.terminal();
     let (ours, theirs) = if relay {
         let (x, y) = socketpair(
             AddressFamily::Unix,
@@ -39,14 +40,15 @@ fn run_blocked(g: &Global, a: &RunArgs) -> Result<i32> {
     } else {
         (None, None)
     };
-    let created = create::create(g, &a.create, theirs)?;
+    let created = create::create_planned(g, &a.create, plan, theirs)?;
     let pid = created.pid;
     let master = match &ours {
         Some(s) => Some(recv_fd(s.as_raw_fd()).context("receive the container's terminal")?),
         None => None,
     };
+    let started = start::start_loaded(&created.container);
     drop(created.container);
-    if let Err(e) = start::start(&g.root, &a.create.id) {
+    if let Err(e) = started {
         let _ = delete::delete(&g.root, &a.create.id, true);
         return Err(e);
     }
@@ -58,13 +60,6 @@ fn run_blocked(g: &Global, a: &RunArgs) -> Result<i32> {
         delete::delete(&g.root, &a.create.id, true)?;
     }
     Ok(code)
-}
-
-fn wants_terminal(bundle: &std::path::Path) -> bool {
-    std::fs::read(bundle.join("config.json"))
-        .ok()
-        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
-        .is_some_and(|v| v["process"]["terminal"] == true)
 }
 
 pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {

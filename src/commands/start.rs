@@ -10,7 +10,12 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 pub fn start(root: &Path, id: &str) -> Result<()> {
-    let c = Container::load(root, id)?;
+    start_loaded(&Container::load(root, id)?)
+}
+
+/// `start` of a container already loaded and locked (`run` has it from create).
+pub fn start_loaded(c: &Container) -> Result<()> {
+    let id = &c.state.id;
     match c.status() {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped"),
