@@ -19,7 +19,7 @@ fn mask(set: &Option<Capabilities>) -> u64 {
 }
 
 fn last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+    crate::mountinfo::read_proc("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(40)

@@ -8,6 +8,7 @@ mod commands;
 mod exeseal;
 mod hooks;
 mod logging;
+mod mountinfo;
 mod namespaces;
 mod paths;
 mod process;

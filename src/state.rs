@@ -277,7 +277,7 @@ impl std::error::Error for Corrupt {}
 
 /// Field 22 (starttime) of /proc/PID/stat, or None if the process is gone or a zombie.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::mountinfo::read_proc(&format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     let state = fields.next()?;

@@ -3,6 +3,7 @@
 //! that needs a hierarchy's mount point takes it from here, so a command reads
 //! the mount table once, not once per controller.
 
+use crate::mountinfo::MountEntry;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,39 +43,28 @@ pub struct Hierarchies {
 
 impl Hierarchies {
     pub fn read() -> Hierarchies {
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .map(|s| Self::parse(&s))
+        crate::mountinfo::read_proc("/proc/self/mountinfo")
+            .map(|s| Self::from_mounts(&crate::mountinfo::parse(&s)))
             .unwrap_or_default()
     }
 
     /// One entry per hierarchy (a hierarchy mounted twice counts once).
-    pub fn parse(mountinfo: &str) -> Hierarchies {
+    pub fn from_mounts(mounts: &[MountEntry]) -> Hierarchies {
         let mut all: Vec<Hierarchy> = Vec::new();
-        let mut seen = Vec::new();
-        for line in mountinfo.lines() {
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let mut r = right.split_whitespace();
-            let (Some(fstype), _, Some(opts)) = (r.next(), r.next(), r.next()) else {
-                continue;
-            };
-            let unified = match fstype {
+        let mut seen: Vec<&str> = Vec::new();
+        for m in mounts {
+            let unified = match m.fstype.as_str() {
                 "cgroup2" => true,
                 "cgroup" => false,
                 _ => continue,
             };
-            let mut l = left.split_whitespace();
-            let (Some(dev), Some(mp)) = (l.nth(2), l.nth(1)) else {
-                continue;
-            };
-            if seen.iter().any(|d| d == dev) {
+            if seen.contains(&m.dev.as_str()) {
                 continue;
             }
-            seen.push(dev.to_string());
-            let opts: Vec<&str> = opts.split(',').collect();
+            seen.push(&m.dev);
+            let opts: Vec<&str> = m.super_opts.split(',').collect();
             all.push(Hierarchy {
-                mount: PathBuf::from(unescape(mp)),
+                mount: m.mountpoint.clone(),
                 unified,
                 controllers: opts
                     .iter()
@@ -109,27 +99,6 @@ impl Hierarchies {
     }
 }
 
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,7 +116,7 @@ mod tests {
 
     #[test]
     fn hybrid_layout() {
-        let h = Hierarchies::parse(HYBRID);
+        let h = Hierarchies::from_mounts(&crate::mountinfo::parse(HYBRID));
         assert!(h.has_v1());
         assert_eq!(h.all.len(), 5, "{h:?}");
         assert_eq!(
@@ -171,17 +140,13 @@ mod tests {
 
     #[test]
     fn pure_v2() {
-        let h = Hierarchies::parse("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+        let h = Hierarchies::from_mounts(&crate::mountinfo::parse(
+            "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+        ));
         assert!(!h.has_v1());
         assert_eq!(
             h.mounts().collect::<Vec<_>>(),
             vec![Path::new("/sys/fs/cgroup")]
         );
-    }
-
-    #[test]
-    fn escapes() {
-        assert_eq!(unescape("/a\\040b\\134c"), "/a b\\c");
-        assert_eq!(unescape("/plain\\"), "/plain\\");
     }
 }

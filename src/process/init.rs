@@ -126,13 +126,14 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     let p = plan.process();
     let cwd = p.cwd();
     {
-        // Before the root may turn read-only.
+        // One handle on the new `/` for the cwd (made before the root may turn
+        // read-only) and the finishing mounts.
         let root = std::fs::File::open("/")?;
-        crate::safe_fs::mkdir_all(root.as_fd(), cwd, 0o755)
+        crate::safe_fs::ensure_dir(root.as_fd(), cwd, 0o755)
             .with_context(|| format!("create cwd {}", cwd.display()))?;
-    }
-    if new_mnt {
-        rootfs::finish(plan)?;
+        if new_mnt {
+            rootfs::finish(plan, root.as_fd())?;
+        }
     }
     attrs::set_rlimits(p)?;
     attrs::set_io_priority(p)?;

@@ -7,56 +7,44 @@ use super::mounts::{remount_bind, MountCtx};
 use super::options::MountOptions;
 use crate::safe_fs::{self, fd_path};
 use anyhow::{Context, Result};
+use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-struct Hierarchy {
-    mountpoint: PathBuf,
-    fstype: String,
+struct Hierarchy<'a> {
+    mountpoint: &'a Path,
+    fstype: &'a str,
     /// Super options naming the controllers ("cpu", "name=systemd").
     controllers: String,
 }
 
-fn hierarchies() -> Result<Vec<Hierarchy>> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
-    let mut out = Vec::new();
-    for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut r = right.split_whitespace();
-        let (Some(fstype), _, Some(sopts)) = (r.next(), r.next(), r.next()) else {
-            continue;
-        };
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
-        let Some(mp) = left.split_whitespace().nth(4) else {
-            continue;
-        };
-        let controllers = sopts
-            .split(',')
-            .filter(|o| {
-                !matches!(*o, "rw" | "ro")
-                    && !o.starts_with("clone_children")
-                    && *o != "nsdelegate"
-                    && *o != "memory_recursiveprot"
-            })
-            .collect::<Vec<_>>()
-            .join(",");
-        out.push(Hierarchy {
-            mountpoint: PathBuf::from(mp.replace("\\040", " ")),
-            fstype: fstype.to_string(),
-            controllers,
-        });
-    }
-    Ok(out)
+fn hierarchies(mounts: &[crate::mountinfo::MountEntry]) -> Vec<Hierarchy<'_>> {
+    mounts
+        .iter()
+        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+        .map(|m| Hierarchy {
+            mountpoint: &m.mountpoint,
+            fstype: &m.fstype,
+            controllers: m
+                .super_opts
+                .split(',')
+                .filter(|o| {
+                    !matches!(*o, "rw" | "ro")
+                        && !o.starts_with("clone_children")
+                        && *o != "nsdelegate"
+                        && *o != "memory_recursiveprot"
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        })
+        .collect()
 }
 
-/// Our cgroup path in the hierarchy holding `controllers` (from /proc/self/cgroup).
-fn own_path(fstype: &str, controllers: &str) -> Option<PathBuf> {
-    let data = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    data.lines().find_map(|l| {
+/// Our cgroup path in the hierarchy holding `controllers`, from the text of
+/// /proc/self/cgroup.
+fn own_path(own: &str, fstype: &str, controllers: &str) -> Option<PathBuf> {
+    own.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
         let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
         let hit = if fstype == "cgroup2" {
@@ -71,13 +59,21 @@ fn own_path(fstype: &str, controllers: &str) -> Option<PathBuf> {
 
 pub fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> {
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    let list = hierarchies()?;
+    let list = hierarchies(ctx.host_mounts);
+    // Without a cgroup namespace our own cgroups are bound: where they are is
+    // read once for all hierarchies.
+    let own = if ctx.cgroupns {
+        String::new()
+    } else {
+        crate::mountinfo::read_proc("/proc/self/cgroup").unwrap_or_default()
+    };
     let unified_only = list.iter().all(|h| h.fstype == "cgroup2");
     if unified_only {
         let h = list
             .first()
             .context("no cgroup hierarchy mounted on the host")?;
-        return one(ctx, dest, h, flags);
+        let target = safe_fs::mkdir_all(ctx.root, dest, 0o755)?;
+        return one(ctx, &own, h, flags, target, (ctx.root, dest), dest);
     }
     let target = safe_fs::mkdir_all(ctx.root, dest, 0o755)?;
     mount(
@@ -88,23 +84,36 @@ pub fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<
         Some("mode=755"),
     )
     .context("mount tmpfs for cgroup hierarchies")?;
+    // The tmpfs is new and ours: each hierarchy's directory is made right in it.
+    let tmpfs = safe_fs::open_in_root(ctx.root, dest, libc::O_PATH | libc::O_DIRECTORY)
+        .with_context(|| format!("open {}", dest.display()))?;
     // As runc: on a v1/hybrid host the container sees the v1 hierarchies only.
     for h in list.iter().filter(|h| h.fstype == "cgroup") {
         let name = h.mountpoint.file_name().context("cgroup mountpoint")?;
-        one(ctx, &dest.join(name), h, flags)?;
+        let target = safe_fs::mkdir_child(tmpfs.as_fd(), name, 0o755)?;
+        let at = (tmpfs.as_fd(), Path::new(name));
+        one(ctx, &own, h, flags, target, at, &dest.join(name))?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
-        let top = safe_fs::open_in_root(ctx.root, dest, libc::O_PATH)?;
         remount_bind(
-            &top,
+            tmpfs.as_fd(),
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         )?;
     }
     Ok(())
 }
 
-fn one(ctx: &MountCtx, dest: &Path, h: &Hierarchy, flags: MsFlags) -> Result<()> {
-    let target = safe_fs::mkdir_all(ctx.root, dest, 0o755)?;
+/// Mounts hierarchy `h` on `target`, the directory `at.1` resolves to inside
+/// `at.0` (looked up again for the mount on it); `dest` is for messages.
+fn one(
+    ctx: &MountCtx,
+    own: &str,
+    h: &Hierarchy,
+    flags: MsFlags,
+    target: OwnedFd,
+    at: (BorrowedFd, &Path),
+    dest: &Path,
+) -> Result<()> {
     let what = || {
         format!(
             "mount cgroup {} on {}",
@@ -115,31 +124,34 @@ fn one(ctx: &MountCtx, dest: &Path, h: &Hierarchy, flags: MsFlags) -> Result<()>
     if ctx.cgroupns {
         let data = (h.fstype == "cgroup").then_some(h.controllers.as_str());
         mount(
-            Some(h.fstype.as_str()),
+            Some(h.fstype),
             fd_path(&target).as_str(),
-            Some(h.fstype.as_str()),
+            Some(h.fstype),
             flags,
             data,
         )
         .with_context(what)?;
         return Ok(());
     }
-    let rel = own_path(&h.fstype, &h.controllers).unwrap_or_else(|| PathBuf::from("/"));
+    let rel = own_path(own, h.fstype, &h.controllers).unwrap_or_else(|| PathBuf::from("/"));
     let src = h.mountpoint.join(rel.strip_prefix("/").unwrap_or(&rel));
-    let src = if src.exists() {
-        src
-    } else {
-        h.mountpoint.clone()
+    let bind = |src: &Path| {
+        mount(
+            Some(src),
+            fd_path(&target).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
     };
-    mount(
-        Some(&src),
-        fd_path(&target).as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
+    // Our cgroup isn't there (not visible from here): the hierarchy's root.
+    match bind(&src) {
+        Err(Errno::ENOENT) if src != h.mountpoint => bind(h.mountpoint),
+        r => r,
+    }
     .with_context(what)?;
     let extra = flags | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    let top = safe_fs::open_in_root(ctx.root, dest, libc::O_PATH)?;
-    remount_bind(&top, extra).with_context(what)
+    let top = safe_fs::open_in_root(at.0, at.1, libc::O_PATH)
+        .with_context(|| format!("open {}", dest.display()))?;
+    remount_bind(top.as_fd(), extra).with_context(what)
 }

@@ -1,6 +1,7 @@
 //! /dev: the default devices, linux.devices, and runc's /dev symlinks. Nodes are
-//! made with mknodat in a parent resolved inside the rootfs; in a user namespace,
-//! where mknod is not allowed, the host's node is bind-mounted instead.
+//! made with mknodat in a parent resolved inside the rootfs (once per parent,
+//! see `Dirs`); in a user namespace, where mknod is not allowed, the host's node
+//! is bind-mounted instead.
 
 use crate::safe_fs::{self, fd_path};
 use anyhow::{bail, Context, Result};
@@ -8,7 +9,7 @@ use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub struct Dev {
@@ -87,19 +88,54 @@ pub fn already_there(root: BorrowedFd, dev: &Dev) -> Result<bool> {
     Ok(true)
 }
 
-pub fn create(root: BorrowedFd, dev: &Dev, in_userns: bool) -> Result<()> {
+/// The directories devices go in (/dev, for most), each resolved inside the
+/// rootfs once and then used for every node and link made in it.
+pub struct Dirs<'a> {
+    root: BorrowedFd<'a>,
+    open: Vec<(PathBuf, OwnedFd)>,
+}
+
+impl<'a> Dirs<'a> {
+    pub fn new(root: BorrowedFd<'a>) -> Self {
+        Dirs {
+            root,
+            open: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, dir: &Path) -> Result<BorrowedFd<'_>> {
+        let i = match self.open.iter().position(|(p, _)| p == dir) {
+            Some(i) => i,
+            None => {
+                let fd = safe_fs::mkdir_all(self.root, dir, 0o755)?;
+                self.open.push((dir.to_path_buf(), fd));
+                self.open.len() - 1
+            }
+        };
+        Ok(self.open[i].1.as_fd())
+    }
+
+    /// Something was removed (maybe a symlink another path led through): later
+    /// devices resolve their directories afresh.
+    fn forget(&mut self) {
+        self.open.clear();
+    }
+}
+
+pub fn create(dirs: &mut Dirs, dev: &Dev, in_userns: bool) -> Result<()> {
     let name = dev.path.file_name().context("device path has no name")?;
-    let parent = safe_fs::mkdir_all(root, dev.path.parent().unwrap_or(Path::new("/")), 0o755)?;
-    let dir = safe_fs::reopen_dir(&parent)?;
+    let root = dirs.root;
+    let dir = dirs.get(dev.path.parent().unwrap_or(Path::new("/")))?;
     // Whatever the image left there (a file, a symlink) goes: we never follow it.
-    match nix::unistd::unlinkat(
+    let removed = match nix::unistd::unlinkat(
         Some(dir.as_raw_fd()),
         name,
         nix::unistd::UnlinkatFlags::NoRemoveDir,
     ) {
-        Ok(()) | Err(Errno::ENOENT) => {}
+        Ok(()) => true,
+        Err(Errno::ENOENT) => false,
         Err(e) => return Err(e).with_context(|| format!("remove {}", dev.path.display())),
-    }
+    };
     let made = if in_userns {
         Err(Errno::EPERM)
     } else {
@@ -111,29 +147,35 @@ pub fn create(root: BorrowedFd, dev: &Dev, in_userns: bool) -> Result<()> {
             makedev(dev.major, dev.minor),
         )
     };
-    match made {
-        Ok(()) => {
-            // mknod is subject to the umask: set the mode exactly.
-            nix::sys::stat::fchmodat(
-                Some(dir.as_raw_fd()),
-                name,
-                Mode::from_bits_truncate(dev.mode),
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            )?;
-            if dev.uid.is_some() || dev.gid.is_some() {
-                nix::unistd::fchownat(
-                    Some(dir.as_raw_fd()),
-                    name,
-                    dev.uid.map(nix::unistd::Uid::from_raw),
-                    dev.gid.map(nix::unistd::Gid::from_raw),
-                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-                )?;
-            }
-            Ok(())
-        }
+    let r = match made {
+        Ok(()) => set_owner_mode(dir, name, dev),
         Err(Errno::EPERM) => bind_host_node(root, dev),
         Err(e) => Err(e).with_context(|| format!("mknod {}", dev.path.display())),
+    };
+    if removed {
+        dirs.forget();
     }
+    r
+}
+
+fn set_owner_mode(dir: BorrowedFd, name: &std::ffi::OsStr, dev: &Dev) -> Result<()> {
+    // mknod is subject to the umask: set the mode exactly.
+    nix::sys::stat::fchmodat(
+        Some(dir.as_raw_fd()),
+        name,
+        Mode::from_bits_truncate(dev.mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )?;
+    if dev.uid.is_some() || dev.gid.is_some() {
+        nix::unistd::fchownat(
+            Some(dir.as_raw_fd()),
+            name,
+            dev.uid.map(nix::unistd::Uid::from_raw),
+            dev.gid.map(nix::unistd::Gid::from_raw),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+    }
+    Ok(())
 }
 
 fn bind_host_node(root: BorrowedFd, dev: &Dev) -> Result<()> {
@@ -150,9 +192,8 @@ fn bind_host_node(root: BorrowedFd, dev: &Dev) -> Result<()> {
 }
 
 /// runc's links: /dev/fd, stdin, stdout, stderr, ptmx → pts/ptmx, core.
-pub fn symlinks(root: BorrowedFd) -> Result<()> {
-    let dev = safe_fs::mkdir_all(root, Path::new("/dev"), 0o755)?;
-    let dir = safe_fs::reopen_dir(&dev)?;
+pub fn symlinks(dirs: &mut Dirs) -> Result<()> {
+    let dir = dirs.get(Path::new("/dev"))?;
     let mut links = vec![
         ("/proc/self/fd", "fd"),
         ("/proc/self/fd/0", "stdin"),

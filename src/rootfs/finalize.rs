@@ -10,12 +10,8 @@ use nix::mount::{mount, MsFlags};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
-
-fn root() -> Result<File> {
-    File::open("/").context("open /")
-}
 
 /// A handle on /proc that is checked to be a procfs.
 pub fn procfs() -> Result<File> {
@@ -50,14 +46,9 @@ pub fn sysctls(sysctl: &HashMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-pub fn readonly_paths(paths: &[String]) -> Result<()> {
-    let root = root()?;
+pub fn readonly_paths(root: BorrowedFd, paths: &[String]) -> Result<()> {
     for p in paths {
-        let fd = match safe_fs::open_in_root(
-            root.as_fd(),
-            Path::new(p),
-            libc::O_PATH | libc::O_NOFOLLOW,
-        ) {
+        let fd = match safe_fs::open_in_root(root, Path::new(p), libc::O_PATH | libc::O_NOFOLLOW) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(e).with_context(|| format!("readonly path {p}")),
@@ -70,10 +61,9 @@ pub fn readonly_paths(paths: &[String]) -> Result<()> {
             None::<&str>,
         )
         .with_context(|| format!("bind readonly path {p}"))?;
-        let top =
-            safe_fs::open_in_root(root.as_fd(), Path::new(p), libc::O_PATH | libc::O_NOFOLLOW)?;
+        let top = safe_fs::open_in_root(root, Path::new(p), libc::O_PATH | libc::O_NOFOLLOW)?;
         remount_bind(
-            &top,
+            top.as_fd(),
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         )
         .with_context(|| format!("readonly path {p}"))?;
@@ -98,18 +88,13 @@ fn dev_null() -> Result<OwnedFd> {
     Ok(fd)
 }
 
-pub fn masked_paths(paths: &[String]) -> Result<()> {
+pub fn masked_paths(root: BorrowedFd, paths: &[String]) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
-    let root = root()?;
     let null = dev_null()?;
     for p in paths {
-        let fd = match safe_fs::open_in_root(
-            root.as_fd(),
-            Path::new(p),
-            libc::O_PATH | libc::O_NOFOLLOW,
-        ) {
+        let fd = match safe_fs::open_in_root(root, Path::new(p), libc::O_PATH | libc::O_NOFOLLOW) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(e).with_context(|| format!("masked path {p}")),
@@ -137,7 +122,6 @@ pub fn masked_paths(paths: &[String]) -> Result<()> {
     Ok(())
 }
 
-pub fn readonly_root() -> Result<()> {
-    let root = safe_fs::open_in_root(root()?.as_fd(), Path::new("/"), libc::O_PATH)?;
-    remount_bind(&root, MsFlags::MS_RDONLY).context("remount / read-only")
+pub fn readonly_root(root: BorrowedFd) -> Result<()> {
+    remount_bind(root, MsFlags::MS_RDONLY).context("remount / read-only")
 }

@@ -13,7 +13,7 @@ use crate::bundle::Plan;
 use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::LinuxNamespaceType as T;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 fn root_propagation(plan: &Plan) -> Option<MsFlags> {
@@ -27,7 +27,8 @@ fn root_propagation(plan: &Plan) -> Option<MsFlags> {
 pub fn prepare(plan: &Plan) -> Result<()> {
     let prop = root_propagation(plan).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).context("set propagation of /")?;
-    make_parent_private(&plan.rootfs)?;
+    let host_mounts = crate::mountinfo::read()?;
+    make_parent_private(&plan.rootfs, &host_mounts)?;
     mount(
         Some(&plan.rootfs),
         &plan.rootfs,
@@ -41,6 +42,7 @@ pub fn prepare(plan: &Plan) -> Result<()> {
         root: root.as_fd(),
         bundle: &plan.bundle,
         cgroupns: plan.ns.is_new(T::Cgroup),
+        host_mounts: &host_mounts,
     };
     let spec_mounts = plan.spec.mounts().as_deref().unwrap_or(&[]);
     for m in spec_mounts {
@@ -73,39 +75,36 @@ pub fn prepare(plan: &Plan) -> Result<()> {
         devs.retain(|x| x.path != d.path);
         devs.push(d);
     }
+    let mut dirs = devices::Dirs::new(root.as_fd());
     for d in &devs {
-        devices::create(root.as_fd(), d, in_userns)
+        devices::create(&mut dirs, d, in_userns)
             .with_context(|| format!("create device {}", d.path.display()))?;
     }
     if !dev_bound {
-        devices::symlinks(root.as_fd())?;
+        devices::symlinks(&mut dirs)?;
     }
     Ok(())
 }
 
 /// pivot_root refuses a rootfs whose parent mount is shared.
-fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
-    let mut best: Option<(&str, bool)> = None;
-    for line in info.lines() {
-        let Some((left, _)) = line.split_once(" - ") else {
-            continue;
-        };
-        let fields: Vec<&str> = left.split_whitespace().collect();
-        let Some(mp) = fields.get(4) else { continue };
-        if rootfs.starts_with(mp) && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
-            best = Some((mp, fields[6..].iter().any(|f| f.starts_with("shared:"))));
+fn make_parent_private(rootfs: &Path, mounts: &[crate::mountinfo::MountEntry]) -> Result<()> {
+    let mut best: Option<&crate::mountinfo::MountEntry> = None;
+    for m in mounts {
+        if rootfs.starts_with(&m.mountpoint)
+            && best.is_none_or(|b| m.mountpoint.as_os_str().len() >= b.mountpoint.as_os_str().len())
+        {
+            best = Some(m);
         }
     }
-    if let Some((mp, true)) = best {
+    if let Some(m) = best.filter(|m| m.shared) {
         mount(
             None::<&str>,
-            mp,
+            &m.mountpoint,
             None::<&str>,
             MsFlags::MS_PRIVATE,
             None::<&str>,
         )
-        .with_context(|| format!("make {mp} private"))?;
+        .with_context(|| format!("make {} private", m.mountpoint.display()))?;
     }
     Ok(())
 }
@@ -124,13 +123,14 @@ pub fn enter(plan: &Plan, no_pivot: bool) -> Result<()> {
 }
 
 /// sysctl, readonly and masked paths, read-only root: the last mount steps.
-pub fn finish(plan: &Plan) -> Result<()> {
+/// `root` is the container's `/`, after pivot.
+pub fn finish(plan: &Plan, root: BorrowedFd) -> Result<()> {
     if let Some(l) = plan.linux() {
         if let Some(s) = l.sysctl() {
             finalize::sysctls(s)?;
         }
-        finalize::readonly_paths(l.readonly_paths().as_deref().unwrap_or(&[]))?;
-        finalize::masked_paths(l.masked_paths().as_deref().unwrap_or(&[]))?;
+        finalize::readonly_paths(root, l.readonly_paths().as_deref().unwrap_or(&[]))?;
+        finalize::masked_paths(root, l.masked_paths().as_deref().unwrap_or(&[]))?;
     }
     if plan
         .spec
@@ -139,7 +139,7 @@ pub fn finish(plan: &Plan) -> Result<()> {
         .and_then(|r| r.readonly())
         .unwrap_or(false)
     {
-        finalize::readonly_root()?;
+        finalize::readonly_root(root)?;
     }
     Ok(())
 }

@@ -13,6 +13,8 @@ pub struct MountCtx<'a> {
     pub root: BorrowedFd<'a>,
     pub bundle: &'a Path,
     pub cgroupns: bool,
+    /// The mount table from before our first mount (see mountinfo.rs).
+    pub host_mounts: &'a [crate::mountinfo::MountEntry],
 }
 
 /// Flags that are about the mount itself, not the filesystem.
@@ -83,18 +85,18 @@ fn bind(ctx: &MountCtx, m: &Mount, dest: &Path, opts: &MountOptions) -> Result<(
     )?;
     let extra = fs_flags(opts);
     if !extra.is_empty() {
-        remount_bind(&reresolve(ctx, dest)?, extra)?;
+        remount_bind(reresolve(ctx, dest)?.as_fd(), extra)?;
     }
     Ok(())
 }
 
 /// Re-applies a bind mount with `flags`, keeping the flags the kernel locks in a
 /// user namespace (nosuid, nodev, noexec, atime) as they are.
-pub fn remount_bind(target: &OwnedFd, flags: MsFlags) -> Result<()> {
-    let locked = locked_flags(target.as_fd());
+pub fn remount_bind(target: BorrowedFd, flags: MsFlags) -> Result<()> {
+    let locked = locked_flags(target);
     mount(
         None::<&str>,
-        fd_path(target).as_str(),
+        fd_path(&target).as_str(),
         None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | locked,
         None::<&str>,
@@ -129,10 +131,15 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
     if typ.is_empty() {
         bail!("mount type is empty");
     }
-    if matches!(typ, "proc" | "sysfs") {
-        refuse_symlink(ctx, dest)?;
-    }
-    let target = safe_fs::mkdir_all(ctx.root, dest, 0o755)?;
+    let checked = if matches!(typ, "proc" | "sysfs") {
+        refuse_symlink(ctx, dest)?
+    } else {
+        None
+    };
+    let target = match checked {
+        Some(dir) => dir,
+        None => safe_fs::mkdir_all(ctx.root, dest, 0o755)?,
+    };
     let src = m
         .source()
         .as_ref()
@@ -170,15 +177,19 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
 }
 
 /// CVE-2019-16884/19921: an image may not turn /proc (or /sys) into a symlink
-/// that sends the procfs mount, and our later writes to it, elsewhere.
-fn refuse_symlink(ctx: &MountCtx, dest: &Path) -> Result<()> {
+/// that sends the procfs mount, and our later writes to it, elsewhere. Returns
+/// the destination if it is a directory already: the mount target.
+fn refuse_symlink(ctx: &MountCtx, dest: &Path) -> Result<Option<OwnedFd>> {
     if let Ok(fd) = safe_fs::open_in_root(ctx.root, dest, libc::O_PATH | libc::O_NOFOLLOW) {
-        let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
-        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        let kind = nix::sys::stat::fstat(fd.as_raw_fd())?.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFLNK {
             bail!("mount destination {} is a symlink", dest.display());
         }
+        if kind == libc::S_IFDIR {
+            return Ok(Some(fd));
+        }
     }
-    Ok(())
+    Ok(None)
 }
 
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
