@@ -10,6 +10,7 @@ mod hooks;
 mod logging;
 mod mountinfo;
 mod namespaces;
+mod passwd;
 mod paths;
 mod process;
 mod rootfs;

@@ -88,11 +88,7 @@ fn owner_of(dir: &Path) -> String {
     let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
         return String::new();
     };
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| uid.to_string())
+    crate::passwd::by_uid(uid).map_or_else(|| uid.to_string(), |e| e.name)
 }
 
 /// Go's tabwriter(minwidth 12, padding 3) as runc uses it.

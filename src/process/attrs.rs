@@ -248,15 +248,7 @@ pub fn with_home(mut env: Vec<String>, uid: u32) -> Vec<String> {
     if env.iter().any(|e| e.starts_with("HOME=")) {
         return env;
     }
-    let home = std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|p| {
-            p.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 5 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
-            })
-        })
-        .unwrap_or_else(|| "/".to_string());
+    let home = crate::passwd::by_uid(uid).map_or_else(|| "/".to_string(), |e| e.home);
     env.push(format!("HOME={home}"));
     env
 }
