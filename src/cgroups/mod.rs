@@ -16,6 +16,37 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
+/// What a child needs to enter its cgroup by itself (`Cgroup::prepare_self_join`).
+#[derive(Default)]
+pub struct SelfJoin {
+    /// The v1 hierarchies' `tasks` files.
+    pub tasks: Vec<PathBuf>,
+    /// The cgroup2 directory, to be born into (or joined by pid if that fails).
+    pub unified: Option<PathBuf>,
+}
+
+impl SelfJoin {
+    /// The cgroup2 directory opened for clone3's CLONE_INTO_CGROUP.
+    pub fn unified_fd(&self) -> Option<std::fs::File> {
+        self.unified
+            .as_ref()
+            .and_then(|d| std::fs::File::open(d).ok())
+    }
+
+    /// In the child, first thing: the v1 hierarchies.
+    pub fn join_self(&self) -> Result<()> {
+        v1::join_self(&self.tasks)
+    }
+
+    /// In the parent, when the child could not be born into the cgroup2 part.
+    pub fn join_unified(&self, pid: Pid) -> Result<()> {
+        match &self.unified {
+            Some(d) => v1::write_procs(d, pid),
+            None => Ok(()),
+        }
+    }
+}
+
 pub struct Cgroup {
     path: PathBuf,
     id: String,
@@ -52,6 +83,31 @@ impl Cgroup {
     /// libcgroups, whose v2 manager costs nothing to build.
     fn direct_v1(&self) -> bool {
         !self.systemd && self.hier.has_v1()
+    }
+
+    /// On a v1 or hybrid host, before the clone: makes the cgroup so that the
+    /// child can be born into its cgroup2 part (CLONE_INTO_CGROUP with the fd
+    /// returned) and move itself into the v1 hierarchies (`join_self`), and
+    /// nobody writes its pid to cgroup.procs (see `v1::write_procs`). None on
+    /// v2, where libcgroups joins as before.
+    /// `create`: make the directories (false for a container's existing cgroup).
+    pub fn prepare_self_join(&self, create: bool) -> Result<Option<SelfJoin>> {
+        if !self.direct_v1() {
+            return Ok(None);
+        }
+        if create {
+            v1::create(&self.hier, &self.path)?;
+        }
+        let mut join = SelfJoin::default();
+        for h in &self.hier.all {
+            let d = v1::dir(&h.mount, &self.path);
+            if h.unified {
+                join.unified = Some(d);
+            } else {
+                join.tasks.push(d.join("tasks"));
+            }
+        }
+        Ok(Some(join))
     }
 
     /// Joins `pid` to every hierarchy (v1: controllers, named ones, cgroup2).

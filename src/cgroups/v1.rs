@@ -16,18 +16,41 @@ pub fn dir(mount: &Path, rel: &Path) -> PathBuf {
     mount.join(rel.strip_prefix("/").unwrap_or(rel))
 }
 
-/// Puts `pid` in the container's cgroup in every hierarchy: v1 controllers,
-/// named ones and (on a hybrid host) cgroup2, as runc does.
-pub fn join(h: &Hierarchies, rel: &Path, pid: Pid) -> Result<()> {
+/// Makes the container's cgroup in every hierarchy: v1 controllers, named
+/// ones and (on a hybrid host) cgroup2, as runc does.
+pub fn create(h: &Hierarchies, rel: &Path) -> Result<()> {
     for hier in &h.all {
         let d = dir(&hier.mount, rel);
         std::fs::create_dir_all(&d).map_err(|e| anyhow!("create cgroup {}: {e}", d.display()))?;
         if hier.controllers.iter().any(|c| c == "cpuset") {
             fill_cpuset(&hier.mount, rel)?;
         }
-        let procs = d.join("cgroup.procs");
-        std::fs::write(&procs, pid.to_string())
-            .map_err(|e| anyhow!("join cgroup {}: {e}", d.display()))?;
+    }
+    Ok(())
+}
+
+/// Puts `pid` in the container's cgroup in every hierarchy, made if needed.
+pub fn join(h: &Hierarchies, rel: &Path, pid: Pid) -> Result<()> {
+    create(h, rel)?;
+    for hier in &h.all {
+        write_procs(&dir(&hier.mount, rel), pid)?;
+    }
+    Ok(())
+}
+
+/// Writing another process's pid to cgroup.procs takes the kernel's global
+/// cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period
+/// (7 to 15 ms on this VM) unless one is already under way.
+pub fn write_procs(dir: &Path, pid: Pid) -> Result<()> {
+    std::fs::write(dir.join("cgroup.procs"), pid.to_string())
+        .map_err(|e| anyhow!("join cgroup {}: {e}", dir.display()))
+}
+
+/// In the process itself: "0" in a v1 `tasks` file moves the calling thread
+/// (the whole process, being single-threaded) without that lock.
+pub fn join_self(tasks: &[PathBuf]) -> Result<()> {
+    for t in tasks {
+        std::fs::write(t, "0").map_err(|e| anyhow!("join cgroup {}: {e}", t.display()))?;
     }
     Ok(())
 }

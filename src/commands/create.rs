@@ -8,7 +8,7 @@ use crate::bundle::{self, Plan};
 use crate::cgroups::{self, Cgroup};
 use crate::cli::CreateArgs;
 use crate::namespaces::{self, ParentJoin};
-use crate::process::clone::{clone3, Forked};
+use crate::process::clone::{clone3_into, Forked};
 use crate::process::init::{self, InitArgs};
 use crate::state::{Container, State, Status};
 use crate::sync::{self, Msg};
@@ -19,7 +19,7 @@ use nix::sys::socket::{
 };
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType as T;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 pub struct Created {
@@ -199,7 +199,19 @@ pub fn create_planned(
         child: None,
         armed: true,
     };
-    guard.cgroup = Some(Cgroup::open(&plan.cgroup_path, &a.id, g.systemd_cgroup)?);
+    let cg = guard
+        .cgroup
+        .insert(Cgroup::open(&plan.cgroup_path, &a.id, g.systemd_cgroup)?);
+    let self_join = if self_join_possible(&plan) {
+        cg.prepare_self_join(true)?
+    } else {
+        None
+    };
+    if self_join.is_some() {
+        // The cgroup is complete before anyone is in it.
+        apply_resources(&plan, cg)?;
+    }
+    let unified = self_join.as_ref().and_then(|s| s.unified_fd());
     let dir = std::fs::File::open(&c.dir)?;
     let start_sock = start_socket(&dir)?;
     let (parent, child) = sync::pair()?;
@@ -213,8 +225,8 @@ pub fn create_planned(
     } else {
         plan.ns.clone_flags()
     };
-    let forked = clone3(flags.bits() as u64);
-    if let Ok(Forked::Child) = forked {
+    let forked = clone3_into(flags.bits() as u64, unified.as_ref().map(|f| f.as_fd()));
+    if let Ok((Forked::Child, _)) = forked {
         // The state dir's flock must not live on in the init.
         drop((parent, c, dir));
         std::mem::forget(guard);
@@ -229,17 +241,27 @@ pub fn create_planned(
             keep_fds,
             extra_env,
             seccomp,
+            cgroup: self_join.as_ref(),
         });
     }
     join.restore()?;
-    let Forked::Parent { mut pid, pidfd } = forked? else {
+    let (Forked::Parent { mut pid, pidfd }, born_in_cgroup) = forked? else {
         unreachable!("the child never returns from init::run")
     };
     drop((child, start_sock, console));
     guard.child = Some((pid, pidfd));
     debug!("init forked as pid {pid}");
 
-    place_in_cgroup(&plan, guard.cgroup.as_ref().expect("opened above"), pid)?;
+    drop(unified);
+    let cg = guard.cgroup.as_ref().expect("opened above");
+    match &self_join {
+        Some(s) if !born_in_cgroup => s.join_unified(pid)?,
+        Some(_) => {}
+        None => {
+            cg.add(pid)?;
+            apply_resources(&plan, cg)?;
+        }
+    }
     if plan.ns.is_new(T::User) {
         let l = plan.linux().expect("validated linux");
         namespaces::write_id_maps(
@@ -336,8 +358,17 @@ fn send_seccomp_listener(plan: &Plan, state: &State, pid: i32, fd: &OwnedFd) -> 
     .map_err(|e| anyhow::anyhow!("seccomp listener: {e}"))
 }
 
-fn place_in_cgroup(plan: &Plan, cg: &Cgroup, pid: Pid) -> Result<()> {
-    cg.add(pid)?;
+/// The init can enter its cgroup itself (`Cgroup::prepare_self_join`) when it
+/// starts in our user namespace, and our mount and cgroup namespaces show it
+/// the same cgroup paths they show us.
+fn self_join_possible(plan: &Plan) -> bool {
+    !plan.ns.is_new(T::User)
+        && [T::Mount, T::Cgroup]
+            .iter()
+            .all(|t| plan.ns.get(*t).is_none_or(|n| n.path.is_none()))
+}
+
+fn apply_resources(plan: &Plan, cg: &Cgroup) -> Result<()> {
     let l = plan.linux();
     let resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
     let devices = cgroups::device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));

@@ -5,7 +5,7 @@ use super::Global;
 use crate::cgroups::Cgroup;
 use crate::cli::ExecArgs;
 use crate::namespaces::flag;
-use crate::process::clone::{clone3, Forked};
+use crate::process::clone::{clone3_into, Forked};
 use crate::process::exec::{self as child, ExecChildArgs};
 use crate::state::{Container, Status};
 use crate::sync::{self, Msg};
@@ -175,8 +175,17 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     } else {
         None
     };
-    let forked = clone3(0);
-    if let Ok(Forked::Child) = forked {
+    // The child moves itself into the v1 hierarchies and is born into the
+    // cgroup2 one: no pid written to cgroup.procs (see cgroups::v1::write_procs).
+    // Not with --cgroup: the parent moves it on to sub-cgroups, after the join.
+    let self_join = if a.cgroup.is_empty() {
+        cgroup.prepare_self_join(false)?
+    } else {
+        None
+    };
+    let unified = self_join.as_ref().and_then(|s| s.unified_fd());
+    let forked = clone3_into(0, unified.as_ref().map(|f| f.as_fd()));
+    if let Ok((Forked::Child, _)) = forked {
         drop(parent);
         child::run(ExecChildArgs {
             chan,
@@ -187,13 +196,15 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
             console,
             keep_fds: a.preserve_fds,
             seccomp,
+            cgroup: self_join.as_ref(),
         });
     }
     if let Some(own) = saved_pidns {
         setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
             .context("return to the runtime's pid namespace")?;
     }
-    let Forked::Parent { pid, pidfd } = forked? else {
+    drop(unified);
+    let (Forked::Parent { pid, pidfd }, born_in_cgroup) = forked? else {
         unreachable!("the exec child never returns")
     };
     drop((chan, console));
@@ -202,7 +213,12 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
         let _ = nix::sys::wait::waitpid(pid, None);
         Err(e)
     };
-    if let Err(e) = join_cgroup(&cgroup, &cgroup_path, &a.cgroup, pid) {
+    let joined = match &self_join {
+        Some(s) if !born_in_cgroup => s.join_unified(pid),
+        Some(_) => Ok(()),
+        None => cgroup.add(pid),
+    };
+    if let Err(e) = joined.and_then(|()| join_sub_cgroups(&cgroup_path, &a.cgroup, pid)) {
         return fail(e);
     }
     parent.send(&Msg::Proceed)?;
@@ -242,15 +258,9 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     super::run::wait_forwarding_blocked(pid, master.as_ref())
 }
 
-/// The container's cgroup, or with --cgroup a sub-cgroup of it (PATH for every
-/// controller, CONTROLLER:PATH for one, on cgroup v1).
-fn join_cgroup(
-    cg: &Cgroup,
-    base: &std::path::Path,
-    subs: &[String],
-    pid: nix::unistd::Pid,
-) -> Result<()> {
-    cg.add(pid)?;
+/// With --cgroup, a sub-cgroup of the container's (PATH for every controller,
+/// CONTROLLER:PATH for one, on cgroup v1).
+fn join_sub_cgroups(base: &std::path::Path, subs: &[String], pid: nix::unistd::Pid) -> Result<()> {
     for s in subs {
         let (ctrl, path) = match s.split_once(':') {
             Some((c, p)) => (Some(c), p),

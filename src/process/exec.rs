@@ -12,7 +12,7 @@ use oci_spec::runtime::Process;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-pub struct ExecChildArgs {
+pub struct ExecChildArgs<'a> {
     pub chan: Channel,
     pub init_pidfd: OwnedFd,
     /// Namespaces to join (never pid: the parent handled it).
@@ -22,6 +22,8 @@ pub struct ExecChildArgs {
     pub console: Option<OwnedFd>,
     pub keep_fds: u32,
     pub seccomp: Option<tong_seccomp::Filter>,
+    /// The v1 cgroups to move into first thing (else the parent put us there).
+    pub cgroup: Option<&'a crate::cgroups::SelfJoin>,
 }
 
 pub fn run(a: ExecChildArgs) -> ! {
@@ -39,6 +41,9 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
     attrs::mark_cloexec_from(3 + a.keep_fds);
     attrs::reset_signals();
+    if let Some(cg) = a.cgroup {
+        cg.join_self()?;
+    }
     match a.chan.expect("joining the container")? {
         Msg::Proceed => {}
         m => anyhow::bail!("unexpected message {m:?}"),

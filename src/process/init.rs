@@ -29,6 +29,8 @@ pub struct InitArgs<'a> {
     pub extra_env: Vec<String>,
     /// linux.seccomp, compiled by the parent before the fork.
     pub seccomp: Option<tong_seccomp::Filter>,
+    /// The v1 cgroups to move into first thing (else the parent put us there).
+    pub cgroup: Option<&'a crate::cgroups::SelfJoin>,
 }
 
 /// Whether the init asks the parent to run hooks (and so learns the state JSON).
@@ -81,6 +83,9 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
     attrs::mark_cloexec_from(3 + a.keep_fds);
     attrs::reset_signals();
+    if let Some(cg) = a.cgroup {
+        cg.join_self()?;
+    }
     match a.chan.expect("setup")? {
         Msg::Proceed => {}
         m => anyhow::bail!("unexpected message {m:?}"),
