@@ -3,6 +3,7 @@
 //! mount table; libcgroups applies every other resource, reads statistics and
 //! freezes, and its manager is only built when one of those is asked for.
 
+mod devices_bpf;
 mod hierarchy;
 mod v1;
 
@@ -148,6 +149,27 @@ impl Cgroup {
             .apply(&opt)
             .map_err(|e| anyhow!("apply cgroup resources: {e}"))?;
         self.apply_bfq_weight_devices(&r)
+    }
+
+    /// On a v2-only host, once at create: cgroup v2 has no devices controller
+    /// (and libcgroups' eBPF support is a feature that needs libbpf), so the
+    /// same rules and defaults as v1 go into an eBPF program of our own. Not
+    /// on `update`: a second program would only narrow the first.
+    pub fn restrict_devices(
+        &self,
+        resources: &LinuxResources,
+        devices: &[LinuxDeviceCgroup],
+    ) -> Result<()> {
+        if self.hier.has_v1() || self.systemd {
+            return Ok(());
+        }
+        let Some(h) = self.hier.all.iter().find(|h| h.unified) else {
+            return Ok(());
+        };
+        let mut all = resources.devices().clone().unwrap_or_default();
+        all.extend_from_slice(devices);
+        all.extend(v1::default_rules());
+        devices_bpf::attach(&v1::dir(&h.mount, &self.path), &all)
     }
     /// Kernels with BFQ only have blkio.bfq.weight_device, which libcgroups
     /// does not write: write it as runc does (and report the kernel's refusal).

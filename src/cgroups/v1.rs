@@ -112,7 +112,7 @@ pub fn write_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
 
 /// null, zero, full, tty, urandom, random; mknod of any char/block device;
 /// console, pts, ptmx, tun.
-fn default_rules() -> Vec<LinuxDeviceCgroup> {
+pub fn default_rules() -> Vec<LinuxDeviceCgroup> {
     use LinuxDeviceType::{B, C};
     let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();

@@ -372,7 +372,8 @@ fn apply_resources(plan: &Plan, cg: &Cgroup) -> Result<()> {
     let l = plan.linux();
     let resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
     let devices = cgroups::device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));
-    cg.apply(&resources, &devices)
+    cg.apply(&resources, &devices)?;
+    cg.restrict_devices(&resources, &devices)
 }
 
 /// Written through a temp file and rename: callers poll for it.
