@@ -159,24 +159,9 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::v1::rule;
     use super::*;
     use oci_spec::runtime::LinuxDeviceType::{A, B, C};
-
-    fn rule(
-        allow: bool,
-        typ: LinuxDeviceType,
-        major: Option<i64>,
-        minor: Option<i64>,
-        access: &str,
-    ) -> LinuxDeviceCgroup {
-        let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(allow);
-        r.set_typ(Some(typ));
-        r.set_major(major);
-        r.set_minor(minor);
-        r.set_access(Some(access.to_string()));
-        r
-    }
 
     /// Runs the program on one request, with the few opcodes it uses.
     fn eval(p: &[u64], typ: i32, access: i32, major: u32, minor: u32) -> u64 {
@@ -228,7 +213,11 @@ mod tests {
         assert_eq!(eval(&p, TYPE_CHAR, m, 1, 5), 1, "mknod of any char device");
         assert_eq!(eval(&p, TYPE_BLOCK, m, 8, 0), 0, "not of a block device");
         assert_eq!(eval(&p, TYPE_BLOCK, r, 8, 0), 1, "sda readable");
-        assert_eq!(eval(&p, TYPE_CHAR, r, 8, 0), 0, "a block rule is not a char rule");
+        assert_eq!(
+            eval(&p, TYPE_CHAR, r, 8, 0),
+            0,
+            "a block rule is not a char rule"
+        );
         assert_eq!(eval(&p, TYPE_CHAR, r | w, 136, 7), 1, "any pts");
         assert_eq!(
             eval(&p, TYPE_CHAR, r | m, 136, 7),

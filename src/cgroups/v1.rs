@@ -110,19 +110,28 @@ pub fn write_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     Ok(())
 }
 
+/// One device rule.
+pub fn rule(
+    allow: bool,
+    typ: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut r = LinuxDeviceCgroup::default();
+    r.set_allow(allow);
+    r.set_typ(Some(typ));
+    r.set_major(major);
+    r.set_minor(minor);
+    r.set_access(Some(access.to_string()));
+    r
+}
+
 /// null, zero, full, tty, urandom, random; mknod of any char/block device;
 /// console, pts, ptmx, tun.
 pub fn default_rules() -> Vec<LinuxDeviceCgroup> {
     use LinuxDeviceType::{B, C};
-    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
-        let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(true);
-        r.set_typ(Some(typ));
-        r.set_major(major);
-        r.set_minor(minor);
-        r.set_access(Some(access.to_string()));
-        r
-    };
+    let rule = |typ, major, minor, access| rule(true, typ, major, minor, access);
     vec![
         rule(C, Some(1), Some(3), "rwm"),
         rule(C, Some(1), Some(5), "rwm"),
