@@ -62,7 +62,8 @@ pub fn program(rules: &[LinuxDeviceCgroup]) -> Vec<u64> {
     ];
     for r in rules.iter().rev() {
         // Each check jumps to the end of this rule's block when it fails.
-        let mut checks: Vec<(u8, u8, i32)> = Vec::new(); // (jump op, register, imm) after setup
+        // (jump op, register, immediate); the setup feeds the access check.
+        let mut checks: Vec<(u8, u8, i32)> = Vec::new();
         let mut setup = Vec::new();
         match r.typ() {
             Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => {
@@ -95,8 +96,6 @@ pub fn program(rules: &[LinuxDeviceCgroup]) -> Vec<u64> {
         // Layout: setup, checks, mov r0, exit; a failing check skips to the end.
         let n = checks.len();
         let mut block = setup;
-        // The type check comes first but the setup only feeds the access
-        // check, so all setup runs before any check.
         for (i, (op, reg, imm)) in checks.into_iter().enumerate() {
             let left = (n - i - 1) as i16 + 2;
             block.push(insn(op, reg, 0, left, imm));

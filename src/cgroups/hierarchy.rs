@@ -17,6 +17,15 @@ pub struct Hierarchy {
     pub name: Option<String>,
 }
 
+impl Hierarchy {
+    /// A v1 hierarchy's mount data naming it: "cpu,cpuacct", "name=systemd".
+    pub fn mount_data(&self) -> String {
+        let mut parts = self.controllers.clone();
+        parts.extend(self.name.clone());
+        parts.join(",")
+    }
+}
+
 /// v1 controllers the kernel knows; other super options are mount flags.
 const V1_CONTROLLERS: &[&str] = &[
     "cpuset",

@@ -8,7 +8,7 @@ mod hierarchy;
 mod v1;
 
 use anyhow::{anyhow, Result};
-pub use hierarchy::Hierarchies;
+pub use hierarchy::{Hierarchies, Hierarchy};
 use libcgroups::common::{
     create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt,
 };
@@ -90,8 +90,8 @@ impl Cgroup {
     /// child can be born into its cgroup2 part (CLONE_INTO_CGROUP with the fd
     /// returned) and move itself into the v1 hierarchies (`join_self`), and
     /// nobody writes its pid to cgroup.procs (see `v1::write_procs`). None on
-    /// v2, where libcgroups joins as before.
-    /// `create`: make the directories (false for a container's existing cgroup).
+    /// v2, where libcgroups joins as before. `create`: make the directories
+    /// (false for a container's existing cgroup).
     pub fn prepare_self_join(&self, create: bool) -> Result<Option<SelfJoin>> {
         if !self.direct_v1() {
             return Ok(None);
@@ -126,8 +126,7 @@ impl Cgroup {
             anyhow::bail!("linux.resources.unified: cannot use unified on cgroup v1");
         }
         let mut r = resources.clone();
-        let mut rules = r.devices().clone().unwrap_or_default();
-        rules.extend_from_slice(devices);
+        let rules = all_rules(resources, devices);
         if self.direct_v1() && !beyond_devices(&r) {
             let Some(mount) = self.hier.v1("devices") else {
                 anyhow::bail!("cgroup devices is required but not mounted");
@@ -166,11 +165,11 @@ impl Cgroup {
         let Some(h) = self.hier.all.iter().find(|h| h.unified) else {
             return Ok(());
         };
-        let mut all = resources.devices().clone().unwrap_or_default();
-        all.extend_from_slice(devices);
+        let mut all = all_rules(resources, devices);
         all.extend(v1::default_rules());
         devices_bpf::attach(&v1::dir(&h.mount, &self.path), &all)
     }
+
     /// Kernels with BFQ only have blkio.bfq.weight_device, which libcgroups
     /// does not write: write it as runc does (and report the kernel's refusal).
     fn apply_bfq_weight_devices(&self, r: &LinuxResources) -> Result<()> {
@@ -261,6 +260,13 @@ pub fn is_frozen(path: &Path) -> bool {
         .join(rel)
         .join("cgroup.freeze");
     std::fs::read_to_string(v2).is_ok_and(|s| s.trim() == "1")
+}
+
+/// linux.resources.devices, then the rules for linux.devices.
+fn all_rules(r: &LinuxResources, devices: &[LinuxDeviceCgroup]) -> Vec<LinuxDeviceCgroup> {
+    let mut rules = r.devices().clone().unwrap_or_default();
+    rules.extend_from_slice(devices);
+    rules
 }
 
 /// Whether `r` asks for anything beyond device rules (which the direct v1

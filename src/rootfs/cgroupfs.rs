@@ -5,6 +5,7 @@
 
 use super::mounts::{remount_bind, MountCtx};
 use super::options::MountOptions;
+use crate::cgroups::{Hierarchies, Hierarchy};
 use crate::safe_fs::{self, fd_path};
 use anyhow::{Context, Result};
 use nix::errno::Errno;
@@ -12,45 +13,16 @@ use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-struct Hierarchy<'a> {
-    mountpoint: &'a Path,
-    fstype: &'a str,
-    /// Super options naming the controllers ("cpu", "name=systemd").
-    controllers: String,
-}
-
-fn hierarchies(mounts: &[crate::mountinfo::MountEntry]) -> Vec<Hierarchy<'_>> {
-    mounts
-        .iter()
-        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
-        .map(|m| Hierarchy {
-            mountpoint: &m.mountpoint,
-            fstype: &m.fstype,
-            controllers: m
-                .super_opts
-                .split(',')
-                .filter(|o| {
-                    !matches!(*o, "rw" | "ro")
-                        && !o.starts_with("clone_children")
-                        && *o != "nsdelegate"
-                        && *o != "memory_recursiveprot"
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-        })
-        .collect()
-}
-
-/// Our cgroup path in the hierarchy holding `controllers`, from the text of
-/// /proc/self/cgroup.
-fn own_path(own: &str, fstype: &str, controllers: &str) -> Option<PathBuf> {
+/// Our cgroup path in hierarchy `h`, from the text of /proc/self/cgroup.
+fn own_path(own: &str, h: &Hierarchy) -> Option<PathBuf> {
+    let data = h.mount_data();
+    let want: Vec<&str> = data.split(',').collect();
     own.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
         let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let hit = if fstype == "cgroup2" {
+        let hit = if h.unified {
             ctrls.is_empty()
         } else {
-            let want: Vec<&str> = controllers.split(',').collect();
             !ctrls.is_empty() && ctrls.split(',').all(|c| want.contains(&c))
         };
         hit.then(|| PathBuf::from(path))
@@ -59,7 +31,7 @@ fn own_path(own: &str, fstype: &str, controllers: &str) -> Option<PathBuf> {
 
 pub fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<()> {
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    let list = hierarchies(ctx.host_mounts);
+    let list = Hierarchies::from_mounts(ctx.host_mounts).all;
     // Without a cgroup namespace our own cgroups are bound: where they are is
     // read once for all hierarchies.
     let own = if ctx.cgroupns {
@@ -67,7 +39,7 @@ pub fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<
     } else {
         crate::mountinfo::read_proc("/proc/self/cgroup").unwrap_or_default()
     };
-    let unified_only = list.iter().all(|h| h.fstype == "cgroup2");
+    let unified_only = list.iter().all(|h| h.unified);
     if unified_only {
         let h = list
             .first()
@@ -88,8 +60,8 @@ pub fn mount_cgroup(ctx: &MountCtx, dest: &Path, opts: &MountOptions) -> Result<
     let tmpfs = safe_fs::open_in_root(ctx.root, dest, libc::O_PATH | libc::O_DIRECTORY)
         .with_context(|| format!("open {}", dest.display()))?;
     // As runc: on a v1/hybrid host the container sees the v1 hierarchies only.
-    for h in list.iter().filter(|h| h.fstype == "cgroup") {
-        let name = h.mountpoint.file_name().context("cgroup mountpoint")?;
+    for h in list.iter().filter(|h| !h.unified) {
+        let name = h.mount.file_name().context("cgroup mountpoint")?;
         let target = safe_fs::mkdir_child(tmpfs.as_fd(), name, 0o755)?;
         let at = (tmpfs.as_fd(), Path::new(name));
         one(ctx, &own, h, flags, target, at, &dest.join(name))?;
@@ -114,27 +86,22 @@ fn one(
     at: (BorrowedFd, &Path),
     dest: &Path,
 ) -> Result<()> {
-    let what = || {
-        format!(
-            "mount cgroup {} on {}",
-            h.mountpoint.display(),
-            dest.display()
-        )
-    };
+    let what = || format!("mount cgroup {} on {}", h.mount.display(), dest.display());
     if ctx.cgroupns {
-        let data = (h.fstype == "cgroup").then_some(h.controllers.as_str());
+        let fstype = if h.unified { "cgroup2" } else { "cgroup" };
+        let data = (!h.unified).then(|| h.mount_data());
         mount(
-            Some(h.fstype),
+            Some(fstype),
             fd_path(&target).as_str(),
-            Some(h.fstype),
+            Some(fstype),
             flags,
-            data,
+            data.as_deref(),
         )
         .with_context(what)?;
         return Ok(());
     }
-    let rel = own_path(own, h.fstype, &h.controllers).unwrap_or_else(|| PathBuf::from("/"));
-    let src = h.mountpoint.join(rel.strip_prefix("/").unwrap_or(&rel));
+    let rel = own_path(own, h).unwrap_or_else(|| PathBuf::from("/"));
+    let src = h.mount.join(rel.strip_prefix("/").unwrap_or(&rel));
     let bind = |src: &Path| {
         mount(
             Some(src),
@@ -146,7 +113,7 @@ fn one(
     };
     // Our cgroup isn't there (not visible from here): the hierarchy's root.
     match bind(&src) {
-        Err(Errno::ENOENT) if src != h.mountpoint => bind(h.mountpoint),
+        Err(Errno::ENOENT) if src != h.mount => bind(&h.mount),
         r => r,
     }
     .with_context(what)?;
