@@ -274,3 +274,65 @@ pub struct SpecArgs {
     #[arg(long)]
     pub rootless: bool,
 }
+
+/// The subcommand named by argv, found without clap: the global flags that
+/// take a value are skipped with it. `None` when the line is anything but
+/// plain (help, version, `--`, a short flag), so a caller must treat `None`
+/// as "unknown", never as "not a container command".
+pub fn subcommand_name(args: &[std::ffi::OsString]) -> Option<&str> {
+    const VALUED: [&str; 4] = ["--root", "--log", "--log-format", "--rootless"];
+    let mut rest = args.iter().skip(1).map(|a| a.to_str());
+    while let Some(arg) = rest.next() {
+        let arg = arg?;
+        if !arg.starts_with('-') {
+            return Some(arg);
+        }
+        if VALUED.contains(&arg) {
+            rest.next()?;
+        } else if arg == "--" || !arg.starts_with("--") || ["--help", "--version"].contains(&arg) {
+            return None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subcommand_name;
+
+    fn name(line: &str) -> Option<String> {
+        let args: Vec<_> = line.split(' ').map(Into::into).collect();
+        subcommand_name(&args).map(str::to_string)
+    }
+
+    #[test]
+    fn finds_the_subcommand_past_global_flags() {
+        assert_eq!(name("tong run x").as_deref(), Some("run"));
+        assert_eq!(
+            name("tong --root /r --log /l --log-format json create --bundle b x").as_deref(),
+            Some("create")
+        );
+        assert_eq!(
+            name("tong --root=/r --debug --systemd-cgroup exec x true").as_deref(),
+            Some("exec")
+        );
+        // A value that looks like a command is a value.
+        assert_eq!(name("tong --root run state x").as_deref(), Some("state"));
+        assert_eq!(name("tong --rootless true run x").as_deref(), Some("run"));
+    }
+
+    #[test]
+    fn unsure_lines_are_none() {
+        for line in [
+            "tong",
+            "tong -v",
+            "tong --version",
+            "tong -h run",
+            "tong --help",
+            "tong -- run",
+            "tong --root",
+        ] {
+            assert_eq!(name(line), None, "{line}");
+        }
+    }
+}

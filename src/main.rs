@@ -36,7 +36,15 @@ macro_rules! outln {
 const SPEC_VERSION: &str = "1.2.0";
 
 fn main() {
-    let cli = Cli::parse();
+    // Create, run and exec re-exec from a sealed view of the binary
+    // (exeseal). Deciding that from argv, before clap builds its command
+    // tree, spares the first image all but libc's start-up. Any failure here
+    // is reported by the check below, after logging is set up.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if matches!(cli::subcommand_name(&args), Some("create" | "run" | "exec")) {
+        let _ = exeseal::ensure_sealed();
+    }
+    let cli = Cli::parse_from(args);
     logging::init(cli.log.clone(), cli.log_format, cli.debug);
     if cli.version {
         println!(
