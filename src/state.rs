@@ -84,19 +84,35 @@ pub struct OciState<'a> {
     pub annotations: &'a HashMap<String, String>,
 }
 
-/// An open container directory, flocked for as long as it lives.
+/// A container directory and its state; flocked for as long as it lives,
+/// except when read with `peek`.
 pub struct Container {
     pub dir: PathBuf,
     pub state: State,
-    _lock: File,
+    _lock: Option<File>,
 }
 
-fn lock_dir(dir: &Path) -> Result<File> {
-    let f = File::open(dir).with_context(|| format!("open {}", dir.display()))?;
+fn read_state(dir: &Path) -> Result<State> {
+    let path = dir.join(STATE_FILE);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        // Deleted while we waited for the lock, or never there.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(NotExist.into()),
+        Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
+    };
+    serde_json::from_slice(&data).map_err(|e| {
+        anyhow!(Corrupt {
+            dir: dir.to_path_buf(),
+            why: format!("{}: {e}", path.display())
+        })
+    })
+}
+
+fn lock_dir(dir: &Path) -> std::io::Result<File> {
+    let f = File::open(dir)?;
     // SAFETY: flock on an fd we own.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("lock {}", dir.display()));
+        return Err(std::io::Error::last_os_error());
     }
     Ok(f)
 }
@@ -115,11 +131,11 @@ impl Container {
             }
             Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
         }
-        let lock = lock_dir(&dir)?;
+        let lock = lock_dir(&dir).with_context(|| format!("lock {}", dir.display()))?;
         let c = Container {
             dir,
             state,
-            _lock: lock,
+            _lock: Some(lock),
         };
         c.save()?;
         Ok(c)
@@ -129,30 +145,31 @@ impl Container {
     pub fn load(root: &Path, id: &str) -> Result<Container> {
         paths::validate_id(id)?;
         let dir = paths::container_dir(root, id);
-        let lock = match File::open(&dir) {
-            Ok(_) => lock_dir(&dir)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(NotExist.into());
-            }
-            Err(e) => return Err(e).with_context(|| format!("open {}", dir.display())),
-        };
-        let path = dir.join(STATE_FILE);
-        let data = match std::fs::read(&path) {
-            Ok(d) => d,
-            // Deleted while we waited for the lock.
+        let lock = match lock_dir(&dir) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(NotExist.into()),
-            Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
+            Err(e) => return Err(e).with_context(|| format!("lock {}", dir.display())),
         };
-        let state: State = serde_json::from_slice(&data).map_err(|e| {
-            anyhow!(Corrupt {
-                dir: dir.clone(),
-                why: format!("{}: {e}", path.display())
-            })
-        })?;
+        let state = read_state(&dir)?;
         Ok(Container {
             dir,
             state,
-            _lock: lock,
+            _lock: Some(lock),
+        })
+    }
+
+    /// Reads a container without taking its lock, for `list`: state.json is
+    /// only ever replaced whole (rename), so a reader sees an old or a new
+    /// state, never half of one, and a busy container does not hold up the
+    /// listing of the others.
+    pub fn peek(root: &Path, id: &str) -> Result<Container> {
+        paths::validate_id(id)?;
+        let dir = paths::container_dir(root, id);
+        let state = read_state(&dir)?;
+        Ok(Container {
+            dir,
+            state,
+            _lock: None,
         })
     }
 

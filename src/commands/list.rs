@@ -4,6 +4,7 @@ use crate::cli::ListFormat;
 use crate::state::Container;
 use anyhow::Result;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::Path;
 
 #[derive(Serialize)]
@@ -22,14 +23,16 @@ struct Entry {
 pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
     let mut entries = Vec::new();
     if let Ok(dir) = std::fs::read_dir(root) {
+        // file_type() comes from the directory entry, no stat per container.
         let mut ids: Vec<String> = dir
             .flatten()
-            .filter(|e| e.path().is_dir())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
         ids.sort();
+        let mut owners = HashMap::new();
         for id in ids {
-            let Ok(c) = Container::load(root, &id) else {
+            let Ok(c) = Container::peek(root, &id) else {
                 continue;
             };
             let s = c.oci_state();
@@ -41,7 +44,7 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
                 bundle: s.bundle.display().to_string(),
                 rootfs: s.rootfs.display().to_string(),
                 created: s.created.to_string(),
-                owner: owner_of(&c.dir),
+                owner: owner_of(&c.dir, &mut owners),
             });
         }
     }
@@ -83,12 +86,16 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
 
 /// runc's owner column: the user owning the container's state directory
 /// (looked up here, not on create's hot path).
-fn owner_of(dir: &Path) -> String {
+/// The name of the state directory's owner; /etc/passwd is read once per uid.
+fn owner_of(dir: &Path, names: &mut HashMap<u32, String>) -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
         return String::new();
     };
-    crate::passwd::by_uid(uid).map_or_else(|| uid.to_string(), |e| e.name)
+    names
+        .entry(uid)
+        .or_insert_with(|| crate::passwd::by_uid(uid).map_or_else(|| uid.to_string(), |e| e.name))
+        .clone()
 }
 
 /// Go's tabwriter(minwidth 12, padding 3) as runc uses it.
