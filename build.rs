@@ -4,17 +4,18 @@
 //! - `-z pack-relative-relocs`: a static-pie relocates itself at start-up;
 //!   RELR packs its ~12 000 relative relocations into ~4 KiB instead of the
 //!   280 KiB of `.rela.dyn` that every start read. Needs glibc ≥ 2.36.
-//! - `--symbol-ordering-file=link/hot-symbols.txt`: the functions a lifecycle
-//!   run executes (recorded by `hack/order-symbols`) are laid out first and
-//!   together, so the kernel's 64 KiB fault-around maps those pages and not
-//!   the whole 3 MiB of text. A stale list is harmless (unknown names are
-//!   skipped); it only packs less.
+//! - `link/hot-symbols.txt`: the functions a lifecycle runs (recorded by
+//!   `hack/order-symbols`) are laid out first and together (see
+//!   `hot_layout`), so the kernel's 64 KiB fault-around maps those pages and
+//!   not the whole 3 MiB of text. A stale list is harmless (unknown names
+//!   match nothing); it only packs less.
 //!
 //! Both need the linker rustc uses by default on x86_64-unknown-linux-gnu
 //! since 1.90 (LLD). `TONG_PLAIN_LINK=1` turns them off; `TONG_LINK_MAP=PATH`
 //! writes the linker's map (symbol addresses of the stripped binary), which
 //! `hack/order-symbols` reads.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
@@ -32,11 +33,82 @@ fn main() {
     if glibc_at_least(2, 36) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
-    let order = concat!(env!("CARGO_MANIFEST_DIR"), "/link/hot-symbols.txt");
-    if std::path::Path::new(order).exists() {
-        println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={order}");
+    let list = concat!(env!("CARGO_MANIFEST_DIR"), "/link/hot-symbols.txt");
+    if let Ok(text) = std::fs::read_to_string(list) {
+        let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
+        let (script, c_order) = hot_layout(&text);
+        let script_path = out.join("hot-text.ld");
+        let order_path = out.join("hot-c-symbols.txt");
+        std::fs::write(&script_path, script).expect("write hot-text.ld");
+        std::fs::write(&order_path, c_order).expect("write hot-c-symbols.txt");
+        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script_path.display());
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
+            order_path.display()
+        );
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
     }
+}
+
+/// The hot list as a linker script that gathers the Rust functions, in the
+/// list's order, into `.text.hot` just before `.text`, plus a symbol
+/// ordering for glibc's functions, which then open `.text`.
+///
+/// Why a script: a Rust symbol names its crates by a hash of their build
+/// (`Cs<hash>_`, v0 mangling), which changes with the features a build
+/// unifies: `cargo build`, `cargo build --workspace` and `cargo test` each
+/// link a differently named tong. Input-section patterns can leave those
+/// hashes out, and the back-references whose offsets they shift.
+/// glibc's names have no hash.
+fn hot_layout(list: &str) -> (String, String) {
+    let mut script = String::from("SECTIONS\n{\n  .text.hot :\n  {\n");
+    let mut c_order = String::new();
+    for name in list.lines().map(str::trim) {
+        if name.is_empty() || name.starts_with('#') {
+            continue;
+        }
+        if !name.starts_with("_R") {
+            c_order.push_str(name);
+            c_order.push('\n');
+            continue;
+        }
+        let pattern = v0_pattern(name);
+        script.push_str(&format!(
+            "    *(.text.{pattern} .text.unlikely.{pattern})\n"
+        ));
+    }
+    script.push_str("  }\n}\nINSERT BEFORE .text;\n");
+    (script, c_order)
+}
+
+/// A v0 symbol with every crate disambiguator (`Cs<base62>_`) and
+/// back-reference (`B<base62>_`) turned into a wildcard. The same bytes may
+/// also occur inside an identifier; the pattern is then a little wider.
+fn v0_pattern(name: &str) -> String {
+    let b = name.as_bytes();
+    let mut out = String::with_capacity(name.len());
+    let mut i = 0;
+    while i < b.len() {
+        let (tag, skip) = match (b[i], b.get(i + 1)) {
+            (b'C', Some(b's')) => ("Cs*_", 2),
+            (b'B', _) => ("B*_", 1),
+            _ => ("", 0),
+        };
+        if skip > 0 {
+            let digits = b[i + skip..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            if b.get(i + skip + digits) == Some(&b'_') {
+                out.push_str(tag);
+                i += skip + digits + 1;
+                continue;
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
 }
 
 /// rustc links x86_64-unknown-linux-gnu with its bundled LLD from 1.90 on.
