@@ -41,9 +41,8 @@ fn main() {
     // tree, spares the first image all but libc's start-up. Any failure here
     // is reported by the check below, after logging is set up.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if matches!(cli::subcommand_name(&args), Some("create" | "run" | "exec")) {
-        let _ = exeseal::ensure_sealed();
-    }
+    let sealed = matches!(cli::subcommand_name(&args), Some("create" | "run" | "exec"))
+        && exeseal::ensure_sealed().is_ok();
     let cli = Cli::parse_from(args);
     logging::init(cli.log.clone(), cli.log_format, cli.debug);
     if cli.version {
@@ -59,10 +58,12 @@ fn main() {
         std::process::exit(1);
     };
     // Only the commands whose processes enter a container pay for the copy.
-    if matches!(
-        command,
-        Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
+    if !sealed
+        && matches!(
+            command,
+            Command::Create(_) | Command::Run(_) | Command::Exec(_)
+        )
+    {
         if let Err(e) = exeseal::ensure_sealed() {
             logging::error(&format!("{e:#}"));
             std::process::exit(1);
