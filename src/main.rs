@@ -38,11 +38,11 @@ const SPEC_VERSION: &str = "1.2.0";
 fn main() {
     // Create, run and exec re-exec from a sealed view of the binary
     // (exeseal). Deciding that from argv, before clap builds its command
-    // tree, spares the first image all but libc's start-up. Any failure here
-    // is reported by the check below, after logging is set up.
+    // tree, spares the first image all but libc's start-up. A failure is
+    // reported below, once logging is set up.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let sealed = matches!(cli::subcommand_name(&args), Some("create" | "run" | "exec"))
-        && exeseal::ensure_sealed().is_ok();
+    let early_seal = matches!(cli::subcommand_name(&args), Some("create" | "run" | "exec"))
+        .then(exeseal::ensure_sealed);
     let cli = Cli::parse_from(args);
     logging::init(cli.log.clone(), cli.log_format, cli.debug);
     if cli.version {
@@ -58,13 +58,12 @@ fn main() {
         std::process::exit(1);
     };
     // Only the commands whose processes enter a container pay for the copy.
-    if !sealed
-        && matches!(
-            command,
-            Command::Create(_) | Command::Run(_) | Command::Exec(_)
-        )
-    {
-        if let Err(e) = exeseal::ensure_sealed() {
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        // The early result, or the check now if argv could not tell.
+        if let Err(e) = early_seal.unwrap_or_else(exeseal::ensure_sealed) {
             logging::error(&format!("{e:#}"));
             std::process::exit(1);
         }

@@ -85,8 +85,7 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
 }
 
 /// runc's owner column: the user owning the container's state directory
-/// (looked up here, not on create's hot path).
-/// The name of the state directory's owner; /etc/passwd is read once per uid.
+/// (looked up here, not on create's hot path; /etc/passwd once per uid).
 fn owner_of(dir: &Path, names: &mut HashMap<u32, String>) -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else {
