@@ -32,11 +32,11 @@ for p in bridge host-local loopback; do [ -x "$CNI_BIN/$p" ] || die "$CNI_BIN/$p
 
 # ---------------------------------------------------------------- the client
 # Built before the clock of the tests starts (the first build compiles tonic:
-# about 2 minutes on 2 cores; then it is cached in tests/clients/cri/target).
+# about 2 minutes on 2 idle cores; then it is cached in tests/clients/cri/target).
 CLIENT_DIR=$HERE/cri
 build_client() {
 	local out
-	out=$(cd "$CLIENT_DIR" && PATH="$(dirname "$CARGO_BIN"):$PATH" timeout "${CRI_BUILD_TIMEOUT:-600}" "$CARGO_BIN" build --release --locked \
+	out=$(cd "$CLIENT_DIR" && PATH="$(dirname "$CARGO_BIN"):$PATH" timeout "${CRI_BUILD_TIMEOUT:-600}" "$CARGO_BIN" build --locked \
 		--message-format=json-render-diagnostics 2>"${TMPDIR:-/tmp}/tgcri-build.$$.log")
 	local rc=$?
 	if [ $rc != 0 ]; then
@@ -66,7 +66,8 @@ SUBNET=$(free_subnet) || die "no free subnet"
 # ---------------------------------------------------------------- setup
 CREATED_DIRS=()
 mkdir -p "$T/c"/{root,state,opt} "$T/cni"/{conf,ipam} "$T/logs" "$T/vols" "$T/bundles" "$RT_ROOT"
-for d in /run/containerd /run/containerd/s; do
+# (libcni keeps its result cache in /var/lib/cni/results, not configurable in containerd 1.6)
+for d in /run/containerd /run/containerd/s /var/lib/cni /var/lib/cni/results; do
 	[ -d "$d" ] || CREATED_DIRS+=("$d")
 done
 cat >"$T/cni/conf/10-$NET.conflist" <<EOF

@@ -39,7 +39,12 @@ pub fn run(name: &str) -> Option<Res> {
         Err(e) => return Some(Err(crate::Outcome::Fail(e))),
     };
     let dir = env.dir.join("bundles").join(name);
-    let b = B { root: env.dir.join("bundles/root").display().to_string(), dir, env, ids: Default::default() };
+    let b = B {
+        root: env.dir.join("bundles/root").display().to_string(),
+        dir,
+        env,
+        ids: Default::default(),
+    };
     let r = f(&b);
     let c = b.teardown();
     Some(match (r, c) {
@@ -90,7 +95,12 @@ impl B {
         let b = self.dir.join(name);
         fs::create_dir_all(&b).ctx("mkdir bundle")?;
         let r = b.join("rootfs");
-        let ok = Command::new("cp").arg("-a").arg(&self.env.rootfs).arg(&r).status().is_ok_and(|s| s.success());
+        let ok = Command::new("cp")
+            .arg("-a")
+            .arg(&self.env.rootfs)
+            .arg(&r)
+            .status()
+            .is_ok_and(|s| s.success());
         ensure!(ok, "cp -a {} {}", self.env.rootfs.display(), r.display());
         if let Some(o) = owner {
             let ok = Command::new("chown")
@@ -106,12 +116,24 @@ impl B {
     /// create + start the container of `bundle` (its config.json written from `spec`).
     fn start(&self, short: &str, bundle: &Path, spec: &Value) -> Res<(String, u32)> {
         let id = self.id(short);
-        fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(spec).expect("json"))
-            .ctx("write config.json")?;
+        fs::write(
+            bundle.join("config.json"),
+            serde_json::to_vec_pretty(spec).expect("json"),
+        )
+        .ctx("write config.json")?;
         let log = fs::File::create(bundle.join("init.log")).ctx("create init.log")?;
         let pidfile = bundle.join("pid");
         let st = Command::new("timeout")
-            .args(["-k", "5", "30", &self.env.runtime, "--root", &self.root, "create", "--pid-file"])
+            .args([
+                "-k",
+                "5",
+                "30",
+                &self.env.runtime,
+                "--root",
+                &self.root,
+                "create",
+                "--pid-file",
+            ])
             .arg(&pidfile)
             .arg("--bundle")
             .arg(bundle)
@@ -126,13 +148,23 @@ impl B {
             fail!(
                 "`{} create {short}` failed ({st}): {}",
                 self.env.runtime,
-                fs::read_to_string(bundle.join("init.log")).unwrap_or_default().trim()
+                fs::read_to_string(bundle.join("init.log"))
+                    .unwrap_or_default()
+                    .trim()
             );
         }
         self.ids.borrow_mut().push(id.clone());
         let o = self.rt(&["start", &id])?;
-        ensure!(o.status.success(), "start {short}: {}", String::from_utf8_lossy(&o.stderr).trim());
-        let pid: u32 = fs::read_to_string(&pidfile).ctx("read pid file")?.trim().parse().ctx("pid file")?;
+        ensure!(
+            o.status.success(),
+            "start {short}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+        let pid: u32 = fs::read_to_string(&pidfile)
+            .ctx("read pid file")?
+            .trim()
+            .parse()
+            .ctx("pid file")?;
         Ok((id, pid))
     }
 
@@ -148,7 +180,10 @@ impl B {
 
     fn sh(&self, id: &str, script: &str) -> Res<String> {
         let (rc, out, err) = self.exec(id, script)?;
-        ensure!(rc == 0, "exec sh -c {script:?}: exit code {rc}, stdout {out:?}, stderr {err:?}");
+        ensure!(
+            rc == 0,
+            "exec sh -c {script:?}: exit code {rc}, stdout {out:?}, stderr {err:?}"
+        );
         Ok(out)
     }
 
@@ -159,7 +194,10 @@ impl B {
             let _ = self.rt(&["kill", id, "KILL"]);
             match self.rt(&["delete", "-f", id]) {
                 Ok(o) if o.status.success() => {}
-                Ok(o) => errs.push(format!("delete -f {id}: {}", String::from_utf8_lossy(&o.stderr).trim())),
+                Ok(o) => errs.push(format!(
+                    "delete -f {id}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )),
                 Err(_) => errs.push(format!("delete -f {id}: could not run")),
             }
         }
@@ -183,9 +221,20 @@ fn mapping() -> Value {
 /// capabilities, masked paths), for `args`.
 fn spec(root: &Path, args: &[&str], namespaces: Value, cgroups_path: &str, userns: bool) -> Value {
     let caps = json!([
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-        "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE"
     ]);
     let mut s = json!({
         "ociVersion": "1.2.0",
@@ -228,7 +277,13 @@ fn spec(root: &Path, args: &[&str], namespaces: Value, cgroups_path: &str, usern
 fn sandbox(b: &B) -> Res<(u32, Value)> {
     let bundle = b.rootfs("sandbox", Some(HOST_ID))?;
     let ns = json!([{ "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "network" }, { "type": "user" }]);
-    let mut s = spec(&bundle, &["sh", "-c", SLEEPER], ns, &b.cgroup("sandbox"), true);
+    let mut s = spec(
+        &bundle,
+        &["sh", "-c", SLEEPER],
+        ns,
+        &b.cgroup("sandbox"),
+        true,
+    );
     s["hostname"] = json!("userns-pod");
     let (_, pid) = b.start("sandbox", &bundle, &s)?;
     let join = json!([
@@ -243,7 +298,9 @@ fn sandbox(b: &B) -> Res<(u32, Value)> {
 }
 
 fn host_ns(pid: u32, ns: &str) -> Res<String> {
-    fs::read_link(format!("/proc/{pid}/ns/{ns}")).map(|p| p.display().to_string()).ctx("readlink")
+    fs::read_link(format!("/proc/{pid}/ns/{ns}"))
+        .map(|p| p.display().to_string())
+        .ctx("readlink")
 }
 
 fn one_line(s: &str) -> String {
@@ -255,21 +312,50 @@ fn one_line(s: &str) -> String {
 fn userns_pod(b: &B) -> Res {
     let (spid, join) = sandbox(b)?;
     let bundle = b.rootfs("app", Some(HOST_ID))?;
-    let s = spec(&bundle, &["sh", "-c", SLEEPER], join, &b.cgroup("app"), true);
+    let s = spec(
+        &bundle,
+        &["sh", "-c", SLEEPER],
+        join,
+        &b.cgroup("app"),
+        true,
+    );
     let (id, pid) = b.start("app", &bundle, &s)?;
     let m = one_line(&b.sh(&id, "cat /proc/self/uid_map /proc/self/gid_map")?);
-    ensure!(m == "0 100000 65536 0 100000 65536", "uid_map/gid_map in the app container: {m:?}");
-    let ns = b.sh(&id, "for n in user net ipc uts; do readlink /proc/self/ns/$n; done")?;
+    ensure!(
+        m == "0 100000 65536 0 100000 65536",
+        "uid_map/gid_map in the app container: {m:?}"
+    );
+    let ns = b.sh(
+        &id,
+        "for n in user net ipc uts; do readlink /proc/self/ns/$n; done",
+    )?;
     let ns: Vec<&str> = ns.lines().collect();
     for (i, n) in ["user", "net", "ipc", "uts"].iter().enumerate() {
         let want = host_ns(spid, n)?;
-        ensure!(ns.get(i) == Some(&want.as_str()), "app's {n} namespace {:?} is not the sandbox's {want}", ns.get(i));
+        ensure!(
+            ns.get(i) == Some(&want.as_str()),
+            "app's {n} namespace {:?} is not the sandbox's {want}",
+            ns.get(i)
+        );
     }
-    ensure!(b.sh(&id, "hostname")? == "userns-pod", "hostname of the sandbox not seen");
-    ensure!(b.sh(&id, "id -u; touch /tmp/w && stat -c %u /tmp/w")? == "0\n0", "root in the container owns its rootfs");
+    ensure!(
+        b.sh(&id, "hostname")? == "userns-pod",
+        "hostname of the sandbox not seen"
+    );
+    ensure!(
+        b.sh(&id, "id -u; touch /tmp/w && stat -c %u /tmp/w")? == "0\n0",
+        "root in the container owns its rootfs"
+    );
     let st = fs::read_to_string(format!("/proc/{pid}/status")).ctx("read status")?;
-    let uid = st.lines().find_map(|l| l.strip_prefix("Uid:")).map(one_line).unwrap_or_default();
-    ensure!(uid == "100000 100000 100000 100000", "the app's init runs as host uid {uid:?}, want 100000");
+    let uid = st
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .map(one_line)
+        .unwrap_or_default();
+    ensure!(
+        uid == "100000 100000 100000 100000",
+        "the app's init runs as host uid {uid:?}, want 100000"
+    );
     Ok(())
 }
 
@@ -288,7 +374,13 @@ fn idmap_volume(b: &B) -> Res {
     }
     let (_, join) = sandbox(b)?;
     let bundle = b.rootfs("app", Some(HOST_ID))?;
-    let mut s = spec(&bundle, &["sh", "-c", SLEEPER], join, &b.cgroup("app"), true);
+    let mut s = spec(
+        &bundle,
+        &["sh", "-c", SLEEPER],
+        join,
+        &b.cgroup("app"),
+        true,
+    );
     let src = vol.display().to_string();
     s["mounts"].as_array_mut().expect("mounts").extend([
         json!({ "destination": "/vol", "type": "bind", "source": src, "options": ["rbind", "rprivate", "rw"],
@@ -305,7 +397,10 @@ fn idmap_volume(b: &B) -> Res {
         );
     }
     let (rc, out, err) = b.exec(&id, "echo fromctr > /vol/new && stat -c %u:%g /vol/new")?;
-    ensure!(rc == 0 && out == "0:0", "write by the container's root into /vol: exit {rc}, {out:?} {err:?}");
+    ensure!(
+        rc == 0 && out == "0:0",
+        "write by the container's root into /vol: exit {rc}, {out:?} {err:?}"
+    );
     let md = fs::metadata(vol.join("new")).ctx("stat the written file on the host")?;
     ensure!(
         (md.uid(), md.gid()) == (0, 0),
@@ -323,7 +418,11 @@ fn rro(b: &B) -> Res {
     let src = b.dir.join("rro");
     let sub = src.join("sub");
     fs::create_dir_all(&sub).ctx("mkdir")?;
-    let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tgcri-rro"]).arg(&sub).status().is_ok_and(|s| s.success());
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tgcri-rro"])
+        .arg(&sub)
+        .status()
+        .is_ok_and(|s| s.success());
     ensure!(ok, "mount tmpfs on {}", sub.display());
     let r = (|| {
         if let Err(e) = probe::rro(&src) {
@@ -340,17 +439,33 @@ fn rro(b: &B) -> Res {
         let (id, _) = b.start("c", &bundle, &s)?;
         for f in ["/rro/x", "/rro/sub/x", "/ro/x"] {
             let (rc, out, err) = b.exec(&id, &format!("touch {f}"))?;
-            ensure!(rc != 0 && err.contains("Read-only file system"), "touch {f}: exit {rc} {out:?} {err:?}, want EROFS");
+            ensure!(
+                rc != 0 && err.contains("Read-only file system"),
+                "touch {f}: exit {rc} {out:?} {err:?}, want EROFS"
+            );
         }
         let mi = b.sh(&id, "grep -E ' /rro(/sub)? ' /proc/self/mountinfo")?;
         for l in mi.lines() {
             let opts = l.split(' ').nth(5).unwrap_or("");
-            ensure!(opts.split(',').any(|o| o == "ro"), "not read-only in mountinfo: {l}");
+            ensure!(
+                opts.split(',').any(|o| o == "ro"),
+                "not read-only in mountinfo: {l}"
+            );
         }
-        ensure!(mi.lines().count() == 2, "/rro and /rro/sub in mountinfo: {mi}");
+        ensure!(
+            mi.lines().count() == 2,
+            "/rro and /rro/sub in mountinfo: {mi}"
+        );
         // plain "ro" is for the top mount only (runc): the submount stays writable
         let (rc, _, err) = b.exec(&id, "touch /ro/sub/y")?;
-        note(&format!("\"ro\" on rbind: submount {}", if rc == 0 { "writable".into() } else { format!("not writable ({err})") }));
+        note(&format!(
+            "\"ro\" on rbind: submount {}",
+            if rc == 0 {
+                "writable".into()
+            } else {
+                format!("not writable ({err})")
+            }
+        ));
         Ok(())
     })();
     let _ = b.teardown();
@@ -375,7 +490,10 @@ fn unknown_mount_option(b: &B) -> Res {
     match b.start("c", &bundle, &s) {
         Ok(_) => fail!("the runtime accepted the unknown mount option \"tgbogus\" on a bind mount"),
         Err(crate::Outcome::Fail(e)) => {
-            ensure!(e.contains("tgbogus"), "the error does not name the unknown option: {e}");
+            ensure!(
+                e.contains("tgbogus"),
+                "the error does not name the unknown option: {e}"
+            );
             Ok(())
         }
         Err(o) => Err(o),
@@ -387,11 +505,20 @@ fn unknown_mount_option(b: &B) -> Res {
 /// user_namespaces: "user" in linux.namespaces and linux.mountExtensions.idmap.enabled).
 fn features_containerd2(b: &B) -> Res {
     b.needs_runc_1_2("the features containerd 2 reads")?;
-    let o = Command::new(&b.env.runtime).arg("features").output().ctx("run features")?;
-    ensure!(o.status.success(), "`features` failed: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(&b.env.runtime)
+        .arg("features")
+        .output()
+        .ctx("run features")?;
+    ensure!(
+        o.status.success(),
+        "`features` failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let f: Value = serde_json::from_slice(&o.stdout).ctx("parse features JSON")?;
     let has = |ptr: &str, s: &str| {
-        f.pointer(ptr).and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v.as_str() == Some(s)))
+        f.pointer(ptr)
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(s)))
     };
     let mut missing = Vec::new();
     if !has("/mountOptions", "rro") {
@@ -400,9 +527,17 @@ fn features_containerd2(b: &B) -> Res {
     if !has("/linux/namespaces", "user") {
         missing.push("\"user\" in linux.namespaces");
     }
-    if f.pointer("/linux/mountExtensions/idmap/enabled").and_then(Value::as_bool) != Some(true) {
+    if f.pointer("/linux/mountExtensions/idmap/enabled")
+        .and_then(Value::as_bool)
+        != Some(true)
+    {
         missing.push("linux.mountExtensions.idmap.enabled = true (user_namespaces)");
     }
-    ensure!(missing.is_empty(), "`{} features` lacks what containerd 2 looks for: {}", b.env.runtime, missing.join(", "));
+    ensure!(
+        missing.is_empty(),
+        "`{} features` lacks what containerd 2 looks for: {}",
+        b.env.runtime,
+        missing.join(", ")
+    );
     Ok(())
 }

@@ -65,7 +65,10 @@ pub struct ExecOut {
 
 impl ExecOut {
     pub fn show(&self) -> String {
-        format!("exit code {}, stdout {:?}, stderr {:?}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit code {}, stdout {:?}, stderr {:?}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -129,10 +132,17 @@ impl T {
 
     pub async fn run_pod(&mut self, cfg: &PodSandboxConfig) -> Res<String> {
         std::fs::create_dir_all(&cfg.log_directory).ctx("mkdir log directory")?;
-        let name = cfg.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+        let name = cfg
+            .metadata
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
         let r = call(
             &format!("RunPodSandbox {name}"),
-            self.rt.run_pod_sandbox(RunPodSandboxRequest { config: Some(cfg.clone()), runtime_handler: String::new() }),
+            self.rt.run_pod_sandbox(RunPodSandboxRequest {
+                config: Some(cfg.clone()),
+                runtime_handler: String::new(),
+            }),
         )
         .await?;
         self.pods.push(r.pod_sandbox_id.clone());
@@ -142,8 +152,14 @@ impl T {
     /// A container config running `cmd` in the test image.
     pub fn ctr_config(&self, name: &str, cmd: &[&str]) -> ContainerConfig {
         ContainerConfig {
-            metadata: Some(ContainerMetadata { name: name.to_string(), attempt: 0 }),
-            image: Some(ImageSpec { image: self.env.image.clone(), ..Default::default() }),
+            metadata: Some(ContainerMetadata {
+                name: name.to_string(),
+                attempt: 0,
+            }),
+            image: Some(ImageSpec {
+                image: self.env.image.clone(),
+                ..Default::default()
+            }),
             command: cmd.iter().map(|s| s.to_string()).collect(),
             log_path: format!("{name}_0.log"),
             linux: Some(LinuxContainerConfig {
@@ -159,11 +175,23 @@ impl T {
 
     /// The security context of a config made by `ctr_config`, to change.
     pub fn sc(cfg: &mut ContainerConfig) -> &mut LinuxContainerSecurityContext {
-        cfg.linux.get_or_insert_with(Default::default).security_context.get_or_insert_with(Default::default)
+        cfg.linux
+            .get_or_insert_with(Default::default)
+            .security_context
+            .get_or_insert_with(Default::default)
     }
 
-    pub async fn create(&mut self, pod: &str, pod_cfg: &PodSandboxConfig, cfg: ContainerConfig) -> Res<String> {
-        let name = cfg.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+    pub async fn create(
+        &mut self,
+        pod: &str,
+        pod_cfg: &PodSandboxConfig,
+        cfg: ContainerConfig,
+    ) -> Res<String> {
+        let name = cfg
+            .metadata
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
         let r = call(
             &format!("CreateContainer {name}"),
             self.rt.create_container(CreateContainerRequest {
@@ -179,21 +207,33 @@ impl T {
     pub async fn start(&mut self, id: &str) -> Res {
         call(
             &format!("StartContainer {}", short(id)),
-            self.rt.start_container(StartContainerRequest { container_id: id.to_string() }),
+            self.rt.start_container(StartContainerRequest {
+                container_id: id.to_string(),
+            }),
         )
         .await?;
         Ok(())
     }
 
     /// Create and start.
-    pub async fn run_ctr(&mut self, pod: &str, pod_cfg: &PodSandboxConfig, cfg: ContainerConfig) -> Res<String> {
+    pub async fn run_ctr(
+        &mut self,
+        pod: &str,
+        pod_cfg: &PodSandboxConfig,
+        cfg: ContainerConfig,
+    ) -> Res<String> {
         let id = self.create(pod, pod_cfg, cfg).await?;
         self.start(&id).await?;
         Ok(id)
     }
 
     /// A running sleeper container in the pod.
-    pub async fn sleeper(&mut self, pod: &str, pod_cfg: &PodSandboxConfig, name: &str) -> Res<String> {
+    pub async fn sleeper(
+        &mut self,
+        pod: &str,
+        pod_cfg: &PodSandboxConfig,
+        name: &str,
+    ) -> Res<String> {
         let cfg = self.ctr_config(name, &["sh", "-c", SLEEPER]);
         self.run_ctr(pod, pod_cfg, cfg).await
     }
@@ -201,7 +241,10 @@ impl T {
     pub async fn stop(&mut self, id: &str, timeout: i64) -> Res {
         call(
             &format!("StopContainer {}", short(id)),
-            self.rt.stop_container(StopContainerRequest { container_id: id.to_string(), timeout }),
+            self.rt.stop_container(StopContainerRequest {
+                container_id: id.to_string(),
+                timeout,
+            }),
         )
         .await?;
         Ok(())
@@ -210,7 +253,9 @@ impl T {
     pub async fn remove(&mut self, id: &str) -> Res {
         call(
             &format!("RemoveContainer {}", short(id)),
-            self.rt.remove_container(RemoveContainerRequest { container_id: id.to_string() }),
+            self.rt.remove_container(RemoveContainerRequest {
+                container_id: id.to_string(),
+            }),
         )
         .await?;
         Ok(())
@@ -224,7 +269,12 @@ impl T {
         }
     }
 
-    pub async fn try_exec(&mut self, id: &str, cmd: &[&str], timeout: i64) -> Res<Result<ExecOut, tonic::Status>> {
+    pub async fn try_exec(
+        &mut self,
+        id: &str,
+        cmd: &[&str],
+        timeout: i64,
+    ) -> Res<Result<ExecOut, tonic::Status>> {
         let req = ExecSyncRequest {
             container_id: id.to_string(),
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
@@ -241,7 +291,12 @@ impl T {
     /// `sh -c SCRIPT` in the container; must exit 0; its stdout, trimmed.
     pub async fn sh(&mut self, id: &str, script: &str) -> Res<String> {
         let o = self.exec(id, &["sh", "-c", script]).await?;
-        ensure!(o.code == 0, "exec sh -c {script:?} in {}: {}", short(id), o.show());
+        ensure!(
+            o.code == 0,
+            "exec sh -c {script:?} in {}: {}",
+            short(id),
+            o.show()
+        );
         Ok(o.stdout.trim().to_string())
     }
 
@@ -249,7 +304,10 @@ impl T {
     pub async fn ctr_status(&mut self, id: &str) -> Res<(ContainerStatus, Value)> {
         let r = call(
             &format!("ContainerStatus {}", short(id)),
-            self.rt.container_status(ContainerStatusRequest { container_id: id.to_string(), verbose: true }),
+            self.rt.container_status(ContainerStatusRequest {
+                container_id: id.to_string(),
+                verbose: true,
+            }),
         )
         .await?;
         let st = match r.status {
@@ -259,7 +317,12 @@ impl T {
         Ok((st, info_json(&r.info)))
     }
 
-    pub async fn wait_state(&mut self, id: &str, state: ContainerState, secs: u64) -> Res<ContainerStatus> {
+    pub async fn wait_state(
+        &mut self,
+        id: &str,
+        state: ContainerState,
+        secs: u64,
+    ) -> Res<ContainerStatus> {
         let end = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
             let (st, _) = self.ctr_status(id).await?;
@@ -284,7 +347,10 @@ impl T {
     pub async fn pod_status(&mut self, id: &str) -> Res<(PodSandboxStatus, Value)> {
         let r = call(
             &format!("PodSandboxStatus {}", short(id)),
-            self.rt.pod_sandbox_status(PodSandboxStatusRequest { pod_sandbox_id: id.to_string(), verbose: true }),
+            self.rt.pod_sandbox_status(PodSandboxStatusRequest {
+                pod_sandbox_id: id.to_string(),
+                verbose: true,
+            }),
         )
         .await?;
         let st = match r.status {
@@ -298,13 +364,19 @@ impl T {
     pub fn info_pid(info: &Value) -> Res<u32> {
         match info.get("pid").and_then(Value::as_u64) {
             Some(p) if p > 0 => Ok(p as u32),
-            _ => fail!("no pid in containerd's info: {}", trunc(&info.to_string(), 300)),
+            _ => fail!(
+                "no pid in containerd's info: {}",
+                trunc(&info.to_string(), 300)
+            ),
         }
     }
 
     /// The cgroupsPath containerd put into the OCI spec of a container.
     pub fn info_cgroup(info: &Value) -> Res<String> {
-        match info.pointer("/runtimeSpec/linux/cgroupsPath").and_then(Value::as_str) {
+        match info
+            .pointer("/runtimeSpec/linux/cgroupsPath")
+            .and_then(Value::as_str)
+        {
             Some(p) if !p.is_empty() => Ok(p.trim_start_matches('/').to_string()),
             _ => fail!("no cgroupsPath in the runtime spec"),
         }
@@ -313,7 +385,9 @@ impl T {
     pub async fn stop_pod(&mut self, id: &str) -> Res {
         call(
             &format!("StopPodSandbox {}", short(id)),
-            self.rt.stop_pod_sandbox(StopPodSandboxRequest { pod_sandbox_id: id.to_string() }),
+            self.rt.stop_pod_sandbox(StopPodSandboxRequest {
+                pod_sandbox_id: id.to_string(),
+            }),
         )
         .await?;
         Ok(())
@@ -322,7 +396,9 @@ impl T {
     pub async fn remove_pod(&mut self, id: &str) -> Res {
         call(
             &format!("RemovePodSandbox {}", short(id)),
-            self.rt.remove_pod_sandbox(RemovePodSandboxRequest { pod_sandbox_id: id.to_string() }),
+            self.rt.remove_pod_sandbox(RemovePodSandboxRequest {
+                pod_sandbox_id: id.to_string(),
+            }),
         )
         .await?;
         self.pods.retain(|p| p != id);
@@ -366,7 +442,9 @@ impl T {
 pub const SLEEPER: &str = "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done";
 
 fn info_json(info: &HashMap<String, String>) -> Value {
-    info.get("info").and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null)
+    info.get("info")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or(Value::Null)
 }
 
 pub fn short(id: &str) -> &str {
@@ -387,5 +465,7 @@ pub fn trunc(s: &str, n: usize) -> String {
 
 /// Read a small host file, trimmed.
 pub fn read(path: &str) -> Res<String> {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).ctx(&format!("read {path}"))
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .ctx(&format!("read {path}"))
 }

@@ -25,7 +25,8 @@ pub struct Env {
 }
 
 fn var(name: &str) -> Result<String, String> {
-    std::env::var(name).map_err(|_| format!("{name} is not set (run this through tests/clients/cri.sh)"))
+    std::env::var(name)
+        .map_err(|_| format!("{name} is not set (run this through tests/clients/cri.sh)"))
 }
 
 impl Env {
@@ -50,10 +51,18 @@ impl Env {
 
     /// "runc 1.1.5" style version of the runtime, if it is runc: (major, minor).
     pub fn runc_version(&self) -> Option<(u32, u32)> {
-        let out = std::process::Command::new(&self.runtime).arg("--version").output().ok()?;
-        let first = String::from_utf8_lossy(&out.stdout).lines().next()?.to_string();
+        let out = std::process::Command::new(&self.runtime)
+            .arg("--version")
+            .output()
+            .ok()?;
+        let first = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()?
+            .to_string();
         let v = first.strip_prefix("runc version ")?;
-        let mut it = v.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty());
+        let mut it = v
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty());
         Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
     }
 }

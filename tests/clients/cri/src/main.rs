@@ -92,7 +92,10 @@ fn main() -> ExitCode {
             }
         },
         "scenario" | "cleanup" | "status" => {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("tokio: {e}");

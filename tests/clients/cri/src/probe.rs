@@ -73,19 +73,34 @@ pub fn idmap(dir: &Path) -> Result<(), String> {
     cmd.arg("30");
     // SAFETY: unshare is async-signal-safe; nothing else runs in the child before exec.
     unsafe {
-        cmd.pre_exec(|| if libc::unshare(libc::CLONE_NEWUSER) != 0 { Err(errno()) } else { Ok(()) });
+        cmd.pre_exec(|| {
+            if libc::unshare(libc::CLONE_NEWUSER) != 0 {
+                Err(errno())
+            } else {
+                Ok(())
+            }
+        });
     }
-    let mut child = cmd.spawn().map_err(|e| format!("spawn a process in a new user namespace: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("spawn a process in a new user namespace: {e}"))?;
     let result = (|| {
         let pid = child.id();
         for f in ["uid_map", "gid_map"] {
             std::fs::write(format!("/proc/{pid}/{f}"), "0 100000 65536\n")
                 .map_err(|e| format!("write /proc/{pid}/{f}: {e}"))?;
         }
-        let ns = std::fs::File::open(format!("/proc/{pid}/ns/user")).map_err(|e| format!("open user ns: {e}"))?;
+        let ns = std::fs::File::open(format!("/proc/{pid}/ns/user"))
+            .map_err(|e| format!("open user ns: {e}"))?;
         let tree = clone_tree(dir)?;
-        let attr = MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: ns.as_raw_fd() as u64 };
-        setattr(&tree, 0, &attr).map_err(|e| format!("mount_setattr(MOUNT_ATTR_IDMAP) on {}: {e}", dir.display()))
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_IDMAP,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: ns.as_raw_fd() as u64,
+        };
+        setattr(&tree, 0, &attr)
+            .map_err(|e| format!("mount_setattr(MOUNT_ATTR_IDMAP) on {}: {e}", dir.display()))
     })();
     let _ = child.kill();
     let _ = child.wait();
@@ -95,6 +110,12 @@ pub fn idmap(dir: &Path) -> Result<(), String> {
 /// Ok if `dir`'s mount tree can be made read-only recursively (what "rro" needs).
 pub fn rro(dir: &Path) -> Result<(), String> {
     let tree = clone_tree(dir)?;
-    let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
-    setattr(&tree, AT_RECURSIVE, &attr).map_err(|e| format!("mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY): {e}"))
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    setattr(&tree, AT_RECURSIVE, &attr)
+        .map_err(|e| format!("mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY): {e}"))
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use k8s_cri::v1::*;
 use serde_json::Value;
 
-use crate::cri::{call, read, short, trunc, try_call, T, SLEEPER};
+use crate::cri::{call, read, short, trunc, try_call, SLEEPER, T};
 use crate::{bundle, ensure, fail, note, skip, stream, Context, Outcome, Res};
 
 pub const SCENARIOS: &[&str] = &[
@@ -116,7 +116,12 @@ pub async fn cleanup_all() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let pods = match call("ListPodSandbox", t.rt.list_pod_sandbox(ListPodSandboxRequest { filter: None })).await {
+    let pods = match call(
+        "ListPodSandbox",
+        t.rt.list_pod_sandbox(ListPodSandboxRequest { filter: None }),
+    )
+    .await
+    {
         Ok(r) => r.items,
         Err(Outcome::Fail(e) | Outcome::Skip(e)) => {
             eprintln!("{e}");
@@ -143,7 +148,13 @@ pub async fn print_status() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let v = call("Version", t.rt.version(VersionRequest { version: "v1".into() })).await;
+    let v = call(
+        "Version",
+        t.rt.version(VersionRequest {
+            version: "v1".into(),
+        }),
+    )
+    .await;
     let s = call("Status", t.rt.status(StatusRequest { verbose: true })).await;
     match (v, s) {
         (Ok(v), Ok(s)) => {
@@ -169,7 +180,12 @@ fn spec_ns_path(info: &Value, typ: &str) -> Option<String> {
         .as_array()?
         .iter()
         .find(|n| n.get("type").and_then(Value::as_str) == Some(typ))
-        .map(|n| n.get("path").and_then(Value::as_str).unwrap_or("").to_string())
+        .map(|n| {
+            n.get("path")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        })
 }
 
 /// The options of the spec's mount at `dest`.
@@ -182,7 +198,11 @@ fn spec_mount_options(info: &Value, dest: &str) -> Option<Vec<String>> {
     Some(
         m.get("options")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|o| o.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| o.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
     )
 }
@@ -202,7 +222,14 @@ fn hex_caps(status: &str, name: &str) -> Res<u64> {
 }
 
 async fn containerd_version(t: &mut T) -> String {
-    match call("Version", t.rt.version(VersionRequest { version: "v1".into() })).await {
+    match call(
+        "Version",
+        t.rt.version(VersionRequest {
+            version: "v1".into(),
+        }),
+    )
+    .await
+    {
         Ok(v) => format!("{} {}", v.runtime_name, v.runtime_version),
         Err(_) => "this containerd".to_string(),
     }
@@ -238,7 +265,9 @@ fn shim_cgroup_trouble(t: &T) -> Option<String> {
         return None;
     }
     let log = std::fs::read_to_string(t.env.dir.join("c/containerd.log")).unwrap_or_default();
-    let line = log.lines().find(|l| l.contains("cannot find cgroup mount destination"))?;
+    let line = log
+        .lines()
+        .find(|l| l.contains("cannot find cgroup mount destination"))?;
     let msg = line.split("msg=").nth(1).unwrap_or(line);
     Some(format!(
         "the cgroup v1 hierarchy {unmounted:?} exists on this host (listed in /proc/self/cgroup) but is not mounted, \
@@ -252,7 +281,10 @@ async fn sleep_ms(ms: u64) {
 }
 
 fn host_umount(path: &std::path::Path) {
-    let _ = std::process::Command::new("umount").arg("-l").arg(path).status();
+    let _ = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(path)
+        .status();
 }
 
 // ------------------------------------------------------------------ scenarios
@@ -260,9 +292,22 @@ fn host_umount(path: &std::path::Path) {
 /// Version and Status(verbose): conditions ready, and containerd's runtime
 /// config names the runtime under test as the default handler's BinaryName.
 async fn runtime_status(t: &mut T) -> Res {
-    let v = call("Version", t.rt.version(VersionRequest { version: "v1".into() })).await?;
-    note(&format!("{} {} (CRI {})", v.runtime_name, v.runtime_version, v.runtime_api_version));
-    ensure!(v.runtime_api_version == "v1", "CRI API version {:?}, want v1", v.runtime_api_version);
+    let v = call(
+        "Version",
+        t.rt.version(VersionRequest {
+            version: "v1".into(),
+        }),
+    )
+    .await?;
+    note(&format!(
+        "{} {} (CRI {})",
+        v.runtime_name, v.runtime_version, v.runtime_api_version
+    ));
+    ensure!(
+        v.runtime_api_version == "v1",
+        "CRI API version {:?}, want v1",
+        v.runtime_api_version
+    );
     let s = call("Status", t.rt.status(StatusRequest { verbose: true })).await?;
     let conds = s.status.map(|s| s.conditions).unwrap_or_default();
     for want in ["RuntimeReady", "NetworkReady"] {
@@ -275,24 +320,48 @@ async fn runtime_status(t: &mut T) -> Res {
     let img = t.env.image.clone();
     let is = call(
         "ImageStatus",
-        t.img.image_status(ImageStatusRequest { image: Some(ImageSpec { image: img.clone(), ..Default::default() }), verbose: false }),
+        t.img.image_status(ImageStatusRequest {
+            image: Some(ImageSpec {
+                image: img.clone(),
+                ..Default::default()
+            }),
+            verbose: false,
+        }),
     )
     .await?;
-    ensure!(is.image.is_some(), "the CRI does not know the imported test image {img}");
-    let cfg: Value = s.info.get("config").and_then(|c| serde_json::from_str(c).ok()).unwrap_or(Value::Null);
-    let bin = cfg.pointer("/containerd/runtimes/rt/options/BinaryName").and_then(Value::as_str).unwrap_or("");
+    ensure!(
+        is.image.is_some(),
+        "the CRI does not know the imported test image {img}"
+    );
+    let cfg: Value = s
+        .info
+        .get("config")
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or(Value::Null);
+    let bin = cfg
+        .pointer("/containerd/runtimes/rt/options/BinaryName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     ensure!(
         bin == t.env.runtime,
         "containerd's default runtime \"rt\" has BinaryName {bin:?}, want {:?}; config: {}",
         t.env.runtime,
-        trunc(&cfg.pointer("/containerd").map(|c| c.to_string()).unwrap_or_default(), 800)
+        trunc(
+            &cfg.pointer("/containerd")
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            800
+        )
     );
     let handlers: Vec<String> = s
         .runtime_handlers
         .iter()
         .map(|h| {
-            let f = h.features.clone().unwrap_or_default();
-            format!("{:?}: rro={} userns={}", h.name, f.recursive_read_only_mounts, f.user_namespaces)
+            let f = h.features.unwrap_or_default();
+            format!(
+                "{:?}: rro={} userns={}",
+                h.name, f.recursive_read_only_mounts, f.user_namespaces
+            )
         })
         .collect();
     note(&format!(
@@ -318,7 +387,7 @@ async fn handler_features(t: &mut T) -> Res {
         if h.name != "rt" && !h.name.is_empty() {
             continue;
         }
-        let f = h.features.clone().unwrap_or_default();
+        let f = h.features.unwrap_or_default();
         ensure!(
             f.recursive_read_only_mounts && f.user_namespaces,
             "containerd reports handler {:?} with recursive_read_only_mounts={} user_namespaces={}",
@@ -336,8 +405,16 @@ async fn pod_lifecycle(t: &mut T) -> Res {
     let cfg = t.pod_config("lifecycle");
     let id = t.run_pod(&cfg).await?;
     let (st, info) = t.pod_status(&id).await?;
-    ensure!(st.state == PodSandboxState::SandboxReady as i32, "sandbox state {}, want READY", st.state);
-    let ip = st.network.as_ref().map(|n| n.ip.clone()).unwrap_or_default();
+    ensure!(
+        st.state == PodSandboxState::SandboxReady as i32,
+        "sandbox state {}, want READY",
+        st.state
+    );
+    let ip = st
+        .network
+        .as_ref()
+        .map(|n| n.ip.clone())
+        .unwrap_or_default();
     ensure!(
         ip.starts_with(&format!("{}.", t.env.subnet)),
         "pod IP {ip:?} is not from the CNI subnet {}.0/24",
@@ -345,10 +422,20 @@ async fn pod_lifecycle(t: &mut T) -> Res {
     );
     let pid = T::info_pid(&info)?;
     let netns = spec_ns_path(&info, "network").unwrap_or_default();
-    ensure!(!netns.is_empty(), "the sandbox spec has no network namespace path");
-    let a = std::fs::metadata(&netns).ctx(&format!("stat netns {netns}"))?.ino();
-    let b = std::fs::metadata(format!("/proc/{pid}/ns/net")).ctx("stat the sandbox's netns")?.ino();
-    ensure!(a == b, "the sandbox process {pid} is not in the pod netns {netns} (inode {b} vs {a})");
+    ensure!(
+        !netns.is_empty(),
+        "the sandbox spec has no network namespace path"
+    );
+    let a = std::fs::metadata(&netns)
+        .ctx(&format!("stat netns {netns}"))?
+        .ino();
+    let b = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+        .ctx("stat the sandbox's netns")?
+        .ino();
+    ensure!(
+        a == b,
+        "the sandbox process {pid} is not in the pod netns {netns} (inode {b} vs {a})"
+    );
     // the sandbox's cgroup is under the pod's cgroup parent
     let cg = read(&format!("/proc/{pid}/cgroup"))?;
     let want = format!("/{}/lifecycle/{id}", t.env.cgroup);
@@ -367,32 +454,62 @@ async fn pod_lifecycle(t: &mut T) -> Res {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    let l = call("ListPodSandbox", t.rt.list_pod_sandbox(ListPodSandboxRequest { filter: None })).await?;
-    ensure!(l.items.iter().any(|p| p.id == id), "ListPodSandbox does not list the pod");
+    let l = call(
+        "ListPodSandbox",
+        t.rt.list_pod_sandbox(ListPodSandboxRequest { filter: None }),
+    )
+    .await?;
+    ensure!(
+        l.items.iter().any(|p| p.id == id),
+        "ListPodSandbox does not list the pod"
+    );
 
     t.stop_pod(&id).await?;
     let (st, _) = t.pod_status(&id).await?;
-    ensure!(st.state == PodSandboxState::SandboxNotready as i32, "sandbox state {} after stop, want NOTREADY", st.state);
+    ensure!(
+        st.state == PodSandboxState::SandboxNotready as i32,
+        "sandbox state {} after stop, want NOTREADY",
+        st.state
+    );
     let mut gone = false;
     for _ in 0..50 {
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() && !std::path::Path::new(&netns).exists() {
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::path::Path::new(&netns).exists()
+        {
             gone = true;
             break;
         }
         sleep_ms(200).await;
     }
-    ensure!(gone, "after StopPodSandbox the sandbox process {pid} or the netns {netns} is still there");
+    ensure!(
+        gone,
+        "after StopPodSandbox the sandbox process {pid} or the netns {netns} is still there"
+    );
     t.remove_pod(&id).await?;
     let r = try_call(
         "PodSandboxStatus",
-        t.rt.pod_sandbox_status(PodSandboxStatusRequest { pod_sandbox_id: id.clone(), verbose: false }),
+        t.rt.pod_sandbox_status(PodSandboxStatusRequest {
+            pod_sandbox_id: id.clone(),
+            verbose: false,
+        }),
     )
     .await?;
-    ensure!(r.is_err(), "PodSandboxStatus still answers after RemovePodSandbox");
-    let o = t.runtime_cmd(&["state", &id])?;
-    ensure!(!o.status.success(), "the runtime still knows the sandbox after RemovePodSandbox");
     ensure!(
-        !std::path::Path::new(&t.cg_file(&format!("{}/lifecycle/{id}", t.env.cgroup), "memory", "")).exists(),
+        r.is_err(),
+        "PodSandboxStatus still answers after RemovePodSandbox"
+    );
+    let o = t.runtime_cmd(&["state", &id])?;
+    ensure!(
+        !o.status.success(),
+        "the runtime still knows the sandbox after RemovePodSandbox"
+    );
+    ensure!(
+        !std::path::Path::new(&t.cg_file(
+            &format!("{}/lifecycle/{id}", t.env.cgroup),
+            "memory",
+            ""
+        ))
+        .exists(),
         "the sandbox's memory cgroup is left after RemovePodSandbox"
     );
     Ok(())
@@ -410,20 +527,38 @@ async fn shared_namespaces(t: &mut T) -> Res {
     let mut addrs = Vec::new();
     for (n, id) in [("a", &a), ("b", &b)] {
         let h = t.sh(id, "hostname").await?;
-        ensure!(h == "shared", "hostname in container {n} is {h:?}, want the pod's \"shared\"");
+        ensure!(
+            h == "shared",
+            "hostname in container {n} is {h:?}, want the pod's \"shared\""
+        );
         let addr = t.sh(id, "ip addr").await?;
-        ensure!(addr.contains(&format!("inet {ip}/")), "container {n} does not see the pod IP {ip}:\n{addr}");
+        ensure!(
+            addr.contains(&format!("inet {ip}/")),
+            "container {n} does not see the pod IP {ip}:\n{addr}"
+        );
         addrs.push(addr);
-        let ns = t.sh(id, "for n in net ipc uts mnt pid; do readlink /proc/self/ns/$n; done").await?;
+        let ns = t
+            .sh(
+                id,
+                "for n in net ipc uts mnt pid; do readlink /proc/self/ns/$n; done",
+            )
+            .await?;
         let ns: Vec<&str> = ns.lines().collect();
         ensure!(ns.len() == 5, "readlink of the namespaces: {ns:?}");
         for (i, typ) in ["net", "ipc", "uts"].iter().enumerate() {
             let want = host_ns(ppid, typ)?;
-            ensure!(ns[i] == want, "container {n}: {typ} namespace {} is not the pod's {want}", ns[i]);
+            ensure!(
+                ns[i] == want,
+                "container {n}: {typ} namespace {} is not the pod's {want}",
+                ns[i]
+            );
         }
         for (i, typ) in [(3, "mnt"), (4, "pid")] {
             let pod_ns = host_ns(ppid, typ)?;
-            ensure!(ns[i] != pod_ns, "container {n} shares the sandbox's {typ} namespace {pod_ns}");
+            ensure!(
+                ns[i] != pod_ns,
+                "container {n} shares the sandbox's {typ} namespace {pod_ns}"
+            );
         }
         let (_, info) = t.ctr_status(id).await?;
         for (typ, proc_name) in [("network", "net"), ("ipc", "ipc"), ("uts", "uts")] {
@@ -434,7 +569,12 @@ async fn shared_namespaces(t: &mut T) -> Res {
             );
         }
     }
-    ensure!(addrs[0] == addrs[1], "containers see different interfaces:\n{}\n---\n{}", addrs[0], addrs[1]);
+    ensure!(
+        addrs[0] == addrs[1],
+        "containers see different interfaces:\n{}\n---\n{}",
+        addrs[0],
+        addrs[1]
+    );
     Ok(())
 }
 
@@ -444,12 +584,25 @@ async fn exec_sync(t: &mut T) -> Res {
     let cfg = t.pod_config("exec");
     let pod = t.run_pod(&cfg).await?;
     let mut c = t.ctr_config("x", &["sh", "-c", SLEEPER]);
-    c.envs = vec![KeyValue { key: "FOO".into(), value: "bar baz".into() }];
+    c.envs = vec![KeyValue {
+        key: "FOO".into(),
+        value: "bar baz".into(),
+    }];
     let id = t.run_ctr(&pod, &cfg, c).await?;
-    let o = t.exec(&id, &["sh", "-c", "echo out; echo err >&2; exit 3"]).await?;
-    ensure!(o.stdout == "out\n" && o.stderr == "err\n" && o.code == 3, "exec: {}", o.show());
+    let o = t
+        .exec(&id, &["sh", "-c", "echo out; echo err >&2; exit 3"])
+        .await?;
+    ensure!(
+        o.stdout == "out\n" && o.stderr == "err\n" && o.code == 3,
+        "exec: {}",
+        o.show()
+    );
     let o = t.exec(&id, &["sh", "-c", "echo \"$FOO\"; pwd"]).await?;
-    ensure!(o.stdout == "bar baz\n/\n" && o.code == 0, "exec env/cwd: {}", o.show());
+    ensure!(
+        o.stdout == "bar baz\n/\n" && o.code == 0,
+        "exec env/cwd: {}",
+        o.show()
+    );
     match t.try_exec(&id, &["/does/not/exist"], 20).await? {
         Err(st) => ensure!(
             st.message().contains("no such file or directory"),
@@ -459,18 +612,27 @@ async fn exec_sync(t: &mut T) -> Res {
         Ok(o) => fail!("exec of a missing command succeeded: {}", o.show()),
     }
     match t.try_exec(&id, &["sleep", "37"], 1).await? {
-        Err(st) => ensure!(st.message().contains("timeout"), "exec past its timeout: {}", st.message()),
+        Err(st) => ensure!(
+            st.message().contains("timeout"),
+            "exec past its timeout: {}",
+            st.message()
+        ),
         Ok(o) => fail!("exec of sleep 37 with a 1s timeout returned: {}", o.show()),
     }
     let mut left = String::new();
     for _ in 0..25 {
-        left = t.sh(&id, "ps -o pid,args | grep 'sleep 3[7]' || true").await?;
+        left = t
+            .sh(&id, "ps -o pid,args | grep 'sleep 3[7]' || true")
+            .await?;
         if left.is_empty() {
             break;
         }
         sleep_ms(200).await;
     }
-    ensure!(left.is_empty(), "the timed-out exec is still running: {left}");
+    ensure!(
+        left.is_empty(),
+        "the timed-out exec is still running: {left}"
+    );
     let o = t.exec(&id, &["true"]).await?;
     ensure!(o.code == 0, "exec after the timeout: {}", o.show());
     Ok(())
@@ -496,29 +658,54 @@ async fn exec_tty(t: &mut T) -> Res {
     let mut ws = stream::open(&r.url).await.ctx("exec stream")?;
     ws.resize(80, 24).await.ctx("resize")?;
     ws.stdin("tty; echo $((40+2))x\n").await.ctx("stdin")?;
-    ensure!(ws.read_until(15, |g| g.out().contains("42x")).await, "no answer through the exec tty: {}", ws.got.show());
+    ensure!(
+        ws.read_until(15, |g| g.out().contains("42x")).await,
+        "no answer through the exec tty: {}",
+        ws.got.show()
+    );
     let out = ws.got.out();
     ensure!(
-        out.lines().any(|l| l.trim().strip_prefix("/dev/pts/").is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))),
+        out.lines().any(|l| l
+            .trim()
+            .strip_prefix("/dev/pts/")
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))),
         "`tty` in the exec does not print /dev/pts/N: {out:?}"
     );
     let mut resized = false;
     for i in 0..10 {
         ws.resize(91, 27).await.ctx("resize")?;
         let mark = format!("{}s", 100 + i);
-        ws.stdin(&format!("stty size; echo $((100+{i}))s\n")).await.ctx("stdin")?;
+        ws.stdin(&format!("stty size; echo $((100+{i}))s\n"))
+            .await
+            .ctx("stdin")?;
         let m = mark.clone();
-        ensure!(ws.read_until(10, move |g| g.out().contains(&m)).await, "no answer to stty: {}", ws.got.show());
+        ensure!(
+            ws.read_until(10, move |g| g.out().contains(&m)).await,
+            "no answer to stty: {}",
+            ws.got.show()
+        );
         if ws.got.out().contains("27 91") {
             resized = true;
             break;
         }
         sleep_ms(300).await;
     }
-    ensure!(resized, "terminal resize to 91x27 not seen by `stty size`: {}", ws.got.show());
+    ensure!(
+        resized,
+        "terminal resize to 91x27 not seen by `stty size`: {}",
+        ws.got.show()
+    );
     ws.stdin("exit 5\n").await.ctx("stdin")?;
-    ensure!(ws.read_until(15, |g| !g.status.is_empty()).await, "no exit status from the exec stream: {}", ws.got.show());
-    ensure!(ws.got.exit_code() == Some(5), "exec -it exit code: status {}", ws.got.status());
+    ensure!(
+        ws.read_until(15, |g| !g.status.is_empty()).await,
+        "no exit status from the exec stream: {}",
+        ws.got.show()
+    );
+    ensure!(
+        ws.got.exit_code() == Some(5),
+        "exec -it exit code: status {}",
+        ws.got.status()
+    );
     ws.close().await;
     Ok(())
 }
@@ -529,14 +716,25 @@ async fn logs(t: &mut T) -> Res {
     let pod = t.run_pod(&cfg).await?;
     let c = t.ctr_config("lg", &["sh", "-c", "echo out1; echo err1 >&2; echo out2"]);
     let id = t.run_ctr(&pod, &cfg, c).await?;
-    let st = t.wait_state(&id, ContainerState::ContainerExited, 20).await?;
-    ensure!(st.exit_code == 0 && st.reason == "Completed", "exit code {} reason {:?}", st.exit_code, st.reason);
-    let log = std::fs::read_to_string(&st.log_path).ctx(&format!("read the log {}", st.log_path))?;
+    let st = t
+        .wait_state(&id, ContainerState::ContainerExited, 20)
+        .await?;
+    ensure!(
+        st.exit_code == 0 && st.reason == "Completed",
+        "exit code {} reason {:?}",
+        st.exit_code,
+        st.reason
+    );
+    let log =
+        std::fs::read_to_string(&st.log_path).ctx(&format!("read the log {}", st.log_path))?;
     let mut got = Vec::new();
     for l in log.lines() {
         let f: Vec<&str> = l.splitn(4, ' ').collect();
         ensure!(
-            f.len() == 4 && f[0].len() >= 20 && f[0].as_bytes()[10] == b'T' && (f[2] == "F" || f[2] == "P"),
+            f.len() == 4
+                && f[0].len() >= 20
+                && f[0].as_bytes()[10] == b'T'
+                && (f[2] == "F" || f[2] == "P"),
             "not a CRI log line: {l:?}"
         );
         got.push((f[1].to_string(), f[2].to_string(), f[3].to_string()));
@@ -544,12 +742,20 @@ async fn logs(t: &mut T) -> Res {
     let want = [("stdout", "out1"), ("stderr", "err1"), ("stdout", "out2")];
     for (s, m) in want {
         ensure!(
-            got.iter().any(|(gs, tag, gm)| gs == s && tag == "F" && gm == m),
+            got.iter()
+                .any(|(gs, tag, gm)| gs == s && tag == "F" && gm == m),
             "no \"{s} F {m}\" line in the log:\n{log}"
         );
     }
-    let out: Vec<&str> = got.iter().filter(|g| g.0 == "stdout").map(|g| g.2.as_str()).collect();
-    ensure!(out == ["out1", "out2"], "stdout lines out of order: {out:?}");
+    let out: Vec<&str> = got
+        .iter()
+        .filter(|g| g.0 == "stdout")
+        .map(|g| g.2.as_str())
+        .collect();
+    ensure!(
+        out == ["out1", "out2"],
+        "stdout lines out of order: {out:?}"
+    );
     Ok(())
 }
 
@@ -557,25 +763,43 @@ async fn logs(t: &mut T) -> Res {
 async fn attach(t: &mut T) -> Res {
     let cfg = t.pod_config("attach");
     let pod = t.run_pod(&cfg).await?;
-    let mut c = t.ctr_config("att", &["sh", "-c", "while read l; do echo \"got:$l\"; echo \"err:$l\" >&2; done"]);
+    let mut c = t.ctr_config(
+        "att",
+        &[
+            "sh",
+            "-c",
+            "while read l; do echo \"got:$l\"; echo \"err:$l\" >&2; done",
+        ],
+    );
     c.stdin = true;
     let id = t.run_ctr(&pod, &cfg, c).await?;
     let r = call(
         "Attach",
-        t.rt.attach(AttachRequest { container_id: id.clone(), stdin: true, tty: false, stdout: true, stderr: true }),
+        t.rt.attach(AttachRequest {
+            container_id: id.clone(),
+            stdin: true,
+            tty: false,
+            stdout: true,
+            stderr: true,
+        }),
     )
     .await?;
     let mut ws = stream::open(&r.url).await.ctx("attach stream")?;
     ws.stdin("hello\n").await.ctx("stdin")?;
     ensure!(
-        ws.read_until(15, |g| g.out().contains("got:hello") && g.err().contains("err:hello")).await,
+        ws.read_until(15, |g| g.out().contains("got:hello")
+            && g.err().contains("err:hello"))
+            .await,
         "attach: no echo of stdin on stdout and stderr: {}",
         ws.got.show()
     );
     ws.close().await;
     sleep_ms(500).await;
     let (st, _) = t.ctr_status(&id).await?;
-    ensure!(st.state == ContainerState::ContainerRunning as i32, "the container did not survive the detach: {st:?}");
+    ensure!(
+        st.state == ContainerState::ContainerRunning as i32,
+        "the container did not survive the detach: {st:?}"
+    );
     let log = std::fs::read_to_string(&st.log_path).ctx("read the log")?;
     ensure!(
         log.contains(" stdout F got:hello") && log.contains(" stderr F err:hello"),
@@ -594,7 +818,13 @@ async fn attach_tty(t: &mut T) -> Res {
     let id = t.run_ctr(&pod, &cfg, c).await?;
     let r = call(
         "Attach",
-        t.rt.attach(AttachRequest { container_id: id.clone(), stdin: true, tty: true, stdout: true, stderr: false }),
+        t.rt.attach(AttachRequest {
+            container_id: id.clone(),
+            stdin: true,
+            tty: true,
+            stdout: true,
+            stderr: false,
+        }),
     )
     .await?;
     let mut ws = stream::open(&r.url).await.ctx("attach stream")?;
@@ -602,23 +832,42 @@ async fn attach_tty(t: &mut T) -> Res {
     for i in 0..10 {
         ws.resize(100, 30).await.ctx("resize")?;
         let mark = format!("{}z", 200 + i);
-        ws.stdin(&format!("stty size; tty; echo $((200+{i}))z\n")).await.ctx("stdin")?;
+        ws.stdin(&format!("stty size; tty; echo $((200+{i}))z\n"))
+            .await
+            .ctx("stdin")?;
         let m = mark.clone();
-        ensure!(ws.read_until(10, move |g| g.out().contains(&m)).await, "no answer through the attached tty: {}", ws.got.show());
+        ensure!(
+            ws.read_until(10, move |g| g.out().contains(&m)).await,
+            "no answer through the attached tty: {}",
+            ws.got.show()
+        );
         if ws.got.out().contains("30 100") {
             resized = true;
             break;
         }
         sleep_ms(300).await;
     }
-    ensure!(resized, "resize to 100x30 not seen by `stty size`: {}", ws.got.show());
+    ensure!(
+        resized,
+        "resize to 100x30 not seen by `stty size`: {}",
+        ws.got.show()
+    );
     let out = ws.got.out();
-    ensure!(out.contains("/dev/pts/"), "`tty` in the container does not print /dev/pts/N: {out:?}");
+    ensure!(
+        out.contains("/dev/pts/"),
+        "`tty` in the container does not print /dev/pts/N: {out:?}"
+    );
     ws.stdin("exit 4\n").await.ctx("stdin")?;
     let _ = ws.read_until(10, |g| g.closed).await;
     ws.close().await;
-    let st = t.wait_state(&id, ContainerState::ContainerExited, 20).await?;
-    ensure!(st.exit_code == 4, "exit code {} after `exit 4` through the attached tty", st.exit_code);
+    let st = t
+        .wait_state(&id, ContainerState::ContainerExited, 20)
+        .await?;
+    ensure!(
+        st.exit_code == 4,
+        "exit code {} after `exit 4` through the attached tty",
+        st.exit_code
+    );
     Ok(())
 }
 
@@ -635,23 +884,39 @@ async fn stats(t: &mut T) -> Res {
     let cg = T::info_cgroup(&info)?;
     // the runtime put the container into its cgroups: the kernel counts for it
     sleep_ms(300).await;
-    for (ctrl, file) in [("cpuacct", "cpuacct.usage"), ("memory", "memory.usage_in_bytes")] {
+    for (ctrl, file) in [
+        ("cpuacct", "cpuacct.usage"),
+        ("memory", "memory.usage_in_bytes"),
+    ] {
         let v = read(&t.cg_file(&cg, ctrl, file))?;
-        ensure!(v.parse::<u64>().unwrap_or(0) > 0, "host {ctrl}/{cg}/{file} is {v}");
+        ensure!(
+            v.parse::<u64>().unwrap_or(0) > 0,
+            "host {ctrl}/{cg}/{file} is {v}"
+        );
     }
     let mut last = String::new();
     for _ in 0..50 {
         let r = try_call(
             "ContainerStats",
-            t.rt.container_stats(ContainerStatsRequest { container_id: id.clone() }),
+            t.rt.container_stats(ContainerStatsRequest {
+                container_id: id.clone(),
+            }),
         )
         .await?;
         match r {
             Err(st) => last = format!("ContainerStats: {:?}: {}", st.code(), st.message()),
             Ok(r) => {
                 let s = r.stats.unwrap_or_default();
-                let cpu = s.cpu.and_then(|c| c.usage_core_nano_seconds).map(|v| v.value).unwrap_or(0);
-                let mem = s.memory.and_then(|m| m.working_set_bytes).map(|v| v.value).unwrap_or(0);
+                let cpu = s
+                    .cpu
+                    .and_then(|c| c.usage_core_nano_seconds)
+                    .map(|v| v.value)
+                    .unwrap_or(0);
+                let mem = s
+                    .memory
+                    .and_then(|m| m.working_set_bytes)
+                    .map(|v| v.value)
+                    .unwrap_or(0);
                 if cpu > 0 && mem > 0 {
                     note(&format!("stats: cpu {cpu} ns, working set {mem} bytes"));
                     let l = call(
@@ -660,7 +925,9 @@ async fn stats(t: &mut T) -> Res {
                     )
                     .await?;
                     ensure!(
-                        l.stats.iter().any(|s| s.attributes.as_ref().is_some_and(|a| a.id == id)),
+                        l.stats
+                            .iter()
+                            .any(|s| s.attributes.as_ref().is_some_and(|a| a.id == id)),
                         "ListContainerStats does not list the container"
                     );
                     return Ok(());
@@ -701,13 +968,24 @@ async fn update(t: &mut T) -> Res {
             ("cpu", "cpu.shares", shares),
         ] {
             let got = read(&t.cg_file(&cg, ctrl, file))?;
-            ensure!(got == want.to_string(), "host {ctrl}/{cg}/{file} is {got}, want {want}");
+            ensure!(
+                got == want.to_string(),
+                "host {ctrl}/{cg}/{file} is {got}, want {want}"
+            );
         }
         Ok(())
     };
     check(t, 64 * MI, 50_000, 512)?;
-    let inside = t.sh(&id, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us").await?;
-    ensure!(inside.split_whitespace().collect::<Vec<_>>() == ["67108864", "50000"], "inside the container: {inside:?}");
+    let inside = t
+        .sh(
+            &id,
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        )
+        .await?;
+    ensure!(
+        inside.split_whitespace().collect::<Vec<_>>() == ["67108864", "50000"],
+        "inside the container: {inside:?}"
+    );
     call(
         "UpdateContainerResources",
         t.rt.update_container_resources(UpdateContainerResourcesRequest {
@@ -724,7 +1002,12 @@ async fn update(t: &mut T) -> Res {
     )
     .await?;
     check(t, 96 * MI, 30_000, 256)?;
-    let inside = t.sh(&id, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us").await?;
+    let inside = t
+        .sh(
+            &id,
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        )
+        .await?;
     ensure!(
         inside.split_whitespace().collect::<Vec<_>>() == ["100663296", "30000"],
         "inside the container after the update: {inside:?}"
@@ -748,9 +1031,15 @@ async fn readonly_rootfs(t: &mut T) -> Res {
     );
     let m = t.sh(&id, "grep ' / ' /proc/mounts").await?;
     let opts = m.split_whitespace().nth(3).unwrap_or("");
-    ensure!(opts.split(',').any(|o| o == "ro"), "/ is not mounted ro: {m}");
+    ensure!(
+        opts.split(',').any(|o| o == "ro"),
+        "/ is not mounted ro: {m}"
+    );
     let o = t.sh(&id, "touch /dev/shm/ok && echo ok").await?;
-    ensure!(o == "ok", "/dev/shm not writable under a read-only rootfs: {o}");
+    ensure!(
+        o == "ok",
+        "/dev/shm not writable under a read-only rootfs: {o}"
+    );
     Ok(())
 }
 
@@ -764,20 +1053,32 @@ async fn run_as_user(t: &mut T) -> Res {
     sc.supplemental_groups = vec![1234];
     let id = t.run_ctr(&pod, &cfg, c).await?;
     let status = t.sh(&id, "cat /proc/1/status").await?;
-    for (f, want) in [("Uid", "1000 1000 1000 1000"), ("Gid", "1000 1000 1000 1000")] {
+    for (f, want) in [
+        ("Uid", "1000 1000 1000 1000"),
+        ("Gid", "1000 1000 1000 1000"),
+    ] {
         let got = status_field(&status, f);
         ensure!(got == want, "container init {f}: {got:?}, want {want:?}");
     }
     let groups = status_field(&status, "Groups");
-    ensure!(groups.split(' ').any(|g| g == "1234"), "supplemental group 1234 missing: Groups {groups:?}");
+    ensure!(
+        groups.split(' ').any(|g| g == "1234"),
+        "supplemental group 1234 missing: Groups {groups:?}"
+    );
     let id_out = t.sh(&id, "id -u; id -g").await?;
-    ensure!(id_out == "1000\n1000", "exec runs as {id_out:?}, want 1000/1000");
+    ensure!(
+        id_out == "1000\n1000",
+        "exec runs as {id_out:?}, want 1000/1000"
+    );
 
     let mut c = t.ctr_config("n", &["sh", "-c", SLEEPER]);
     T::sc(&mut c).run_as_username = "tuser".into();
     let id = t.run_ctr(&pod, &cfg, c).await?;
     let id_out = t.sh(&id, "id -un; id -u; id -g").await?;
-    ensure!(id_out == "tuser\n1000\n1000", "run_as_username tuser: {id_out:?}");
+    ensure!(
+        id_out == "tuser\n1000\n1000",
+        "run_as_username tuser: {id_out:?}"
+    );
     Ok(())
 }
 
@@ -808,7 +1109,11 @@ async fn capabilities(t: &mut T) -> Res {
     let d = t.run_ctr(&pod, &cfg, c).await?;
     for (n, id, want) in [
         ("default", &a, DEFAULT),
-        ("add NET_ADMIN,SYS_TIME drop CHOWN", &b, (DEFAULT | NET_ADMIN | SYS_TIME) & !CHOWN),
+        (
+            "add NET_ADMIN,SYS_TIME drop CHOWN",
+            &b,
+            (DEFAULT | NET_ADMIN | SYS_TIME) & !CHOWN,
+        ),
         ("drop ALL add NET_BIND_SERVICE", &d, NET_BIND_SERVICE),
     ] {
         let st = t.sh(id, "cat /proc/1/status").await?;
@@ -821,15 +1126,34 @@ async fn capabilities(t: &mut T) -> Res {
             ensure!(got == 0, "{n}: init {f} {got:016x}, want 0");
         }
         let own = t.sh(id, "grep CapEff /proc/self/status").await?;
-        ensure!(own == format!("CapEff:\t{want:016x}"), "{n}: exec {own:?}, want {want:016x}");
+        ensure!(
+            own == format!("CapEff:\t{want:016x}"),
+            "{n}: exec {own:?}, want {want:016x}"
+        );
     }
-    let o = t.exec(&a, &["sh", "-c", "touch /tmp/f && chown 1000 /tmp/f"]).await?;
+    let o = t
+        .exec(&a, &["sh", "-c", "touch /tmp/f && chown 1000 /tmp/f"])
+        .await?;
     ensure!(o.code == 0, "chown with the default caps: {}", o.show());
-    let o = t.exec(&b, &["sh", "-c", "touch /tmp/f && chown 1000 /tmp/f"]).await?;
-    ensure!(o.code != 0 && o.stderr.contains("Operation not permitted"), "chown without CAP_CHOWN: {}", o.show());
-    let o = t.exec(&a, &["ip", "addr", "add", "10.9.9.9/32", "dev", "lo"]).await?;
-    ensure!(o.code != 0, "ip addr add without CAP_NET_ADMIN: {}", o.show());
-    let o = t.exec(&b, &["ip", "addr", "add", "10.9.9.9/32", "dev", "lo"]).await?;
+    let o = t
+        .exec(&b, &["sh", "-c", "touch /tmp/f && chown 1000 /tmp/f"])
+        .await?;
+    ensure!(
+        o.code != 0 && o.stderr.contains("Operation not permitted"),
+        "chown without CAP_CHOWN: {}",
+        o.show()
+    );
+    let o = t
+        .exec(&a, &["ip", "addr", "add", "10.9.9.9/32", "dev", "lo"])
+        .await?;
+    ensure!(
+        o.code != 0,
+        "ip addr add without CAP_NET_ADMIN: {}",
+        o.show()
+    );
+    let o = t
+        .exec(&b, &["ip", "addr", "add", "10.9.9.9/32", "dev", "lo"])
+        .await?;
     ensure!(o.code == 0, "ip addr add with CAP_NET_ADMIN: {}", o.show());
     Ok(())
 }
@@ -847,12 +1171,20 @@ async fn seccomp_runtime_default(t: &mut T) -> Res {
     });
     let d = t.run_ctr(&pod, &cfg, c).await?;
     let st = t.sh(&u, "grep -E '^Seccomp:' /proc/1/status").await?;
-    ensure!(st == "Seccomp:\t0", "container without a profile: {st:?}, want mode 0");
+    ensure!(
+        st == "Seccomp:\t0",
+        "container without a profile: {st:?}, want mode 0"
+    );
     let o = t.exec(&u, &["unshare", "-U", "true"]).await?;
     ensure!(o.code == 0, "unshare -U without seccomp: {}", o.show());
     for who in ["1", "self"] {
-        let st = t.sh(&d, &format!("grep -E '^Seccomp:' /proc/{who}/status")).await?;
-        ensure!(st == "Seccomp:\t2", "RuntimeDefault, /proc/{who}/status: {st:?}, want filter mode 2");
+        let st = t
+            .sh(&d, &format!("grep -E '^Seccomp:' /proc/{who}/status"))
+            .await?;
+        ensure!(
+            st == "Seccomp:\t2",
+            "RuntimeDefault, /proc/{who}/status: {st:?}, want filter mode 2"
+        );
     }
     let o = t.exec(&d, &["unshare", "-U", "true"]).await?;
     ensure!(
@@ -861,7 +1193,11 @@ async fn seccomp_runtime_default(t: &mut T) -> Res {
         o.show()
     );
     let o = t.exec(&d, &["sh", "-c", "echo ok"]).await?;
-    ensure!(o.stdout == "ok\n", "ordinary syscalls under RuntimeDefault: {}", o.show());
+    ensure!(
+        o.stdout == "ok\n",
+        "ordinary syscalls under RuntimeDefault: {}",
+        o.show()
+    );
     Ok(())
 }
 
@@ -872,17 +1208,25 @@ async fn sysctls(t: &mut T) -> Res {
     let host_shm = read("/proc/sys/kernel/shm_rmid_forced")?;
     let mut cfg = t.pod_config("sysctls");
     let l = cfg.linux.get_or_insert_with(Default::default);
-    l.sysctls.insert("net.ipv4.ip_unprivileged_port_start".into(), "777".into());
-    l.sysctls.insert("kernel.shm_rmid_forced".into(), "1".into());
+    l.sysctls
+        .insert("net.ipv4.ip_unprivileged_port_start".into(), "777".into());
+    l.sysctls
+        .insert("kernel.shm_rmid_forced".into(), "1".into());
     let pod = t.run_pod(&cfg).await?;
     let id = t.sleeper(&pod, &cfg, "x").await?;
-    let got = t.sh(&id, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shm_rmid_forced").await?;
+    let got = t
+        .sh(
+            &id,
+            "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shm_rmid_forced",
+        )
+        .await?;
     ensure!(
         got.split_whitespace().collect::<Vec<_>>() == ["777", "1"],
         "sysctls in the container: {got:?}, want 777 and 1"
     );
     ensure!(
-        read("/proc/sys/net/ipv4/ip_unprivileged_port_start")? == host_port && read("/proc/sys/kernel/shm_rmid_forced")? == host_shm,
+        read("/proc/sys/net/ipv4/ip_unprivileged_port_start")? == host_port
+            && read("/proc/sys/kernel/shm_rmid_forced")? == host_shm,
         "the host's sysctls changed"
     );
     Ok(())
@@ -896,7 +1240,12 @@ async fn oom_kill(t: &mut T) -> Res {
     const HOG: &str = "a=0123456789abcdef; while :; do a=$a$a; done";
     let cfg = t.pod_config("oom");
     let pod = t.run_pod(&cfg).await?;
-    let limit = || Some(LinuxContainerResources { memory_limit_in_bytes: LIMIT, ..Default::default() });
+    let limit = || {
+        Some(LinuxContainerResources {
+            memory_limit_in_bytes: LIMIT,
+            ..Default::default()
+        })
+    };
     let script = format!("sh -c '{HOG}'; echo child=$?; {SLEEPER}");
     let mut c = t.ctr_config("child", &["sh", "-c", &script]);
     c.linux.get_or_insert_with(Default::default).resources = limit();
@@ -911,22 +1260,46 @@ async fn oom_kill(t: &mut T) -> Res {
         }
         sleep_ms(200).await;
     }
-    ensure!(log.contains("stdout F child=137"), "the memory hog in the container was not killed (137): log {log:?}");
-    ensure!(read(&t.cg_file(&cg, "memory", "memory.limit_in_bytes"))? == LIMIT.to_string(), "memory limit not set on the host");
+    ensure!(
+        log.contains("stdout F child=137"),
+        "the memory hog in the container was not killed (137): log {log:?}"
+    );
+    ensure!(
+        read(&t.cg_file(&cg, "memory", "memory.limit_in_bytes"))? == LIMIT.to_string(),
+        "memory limit not set on the host"
+    );
     let oc = read(&t.cg_file(&cg, "memory", "memory.oom_control"))?;
-    let kills: u64 = oc.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|v| v.parse().ok()).unwrap_or(0);
-    ensure!(kills >= 1, "the container's memory cgroup counts no OOM kill: {oc:?}");
+    let kills: u64 = oc
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    ensure!(
+        kills >= 1,
+        "the container's memory cgroup counts no OOM kill: {oc:?}"
+    );
 
     let mut c = t.ctr_config("hog", &["sh", "-c", HOG]);
     c.linux.get_or_insert_with(Default::default).resources = limit();
     let id = t.run_ctr(&pod, &cfg, c).await?;
-    let st = t.wait_state(&id, ContainerState::ContainerExited, 40).await?;
-    ensure!(st.exit_code == 137, "pid 1 past its memory limit: exit code {} reason {:?}, want 137", st.exit_code, st.reason);
+    let st = t
+        .wait_state(&id, ContainerState::ContainerExited, 40)
+        .await?;
+    ensure!(
+        st.exit_code == 137,
+        "pid 1 past its memory limit: exit code {} reason {:?}, want 137",
+        st.exit_code,
+        st.reason
+    );
     if st.reason != "OOMKilled" {
         if let Some(why) = shim_cgroup_trouble(t) {
             skip!("{why} (the container was OOM-killed, exit code 137, but containerd reports reason {:?})", st.reason);
         }
-        fail!("pid 1 OOM-killed: reason {:?} message {:?}, want OOMKilled", st.reason, st.message);
+        fail!(
+            "pid 1 OOM-killed: reason {:?} message {:?}, want OOMKilled",
+            st.reason,
+            st.message
+        );
     }
     Ok(())
 }
@@ -942,10 +1315,19 @@ async fn stop_timeout(t: &mut T) -> Res {
     let b = t.run_ctr(&pod, &cfg, c).await?;
     t.stop(&a, 10).await?;
     let st = t.wait_state(&a, ContainerState::ContainerExited, 5).await?;
-    ensure!(st.exit_code == 0, "graceful stop: exit code {} reason {:?}", st.exit_code, st.reason);
+    ensure!(
+        st.exit_code == 0,
+        "graceful stop: exit code {} reason {:?}",
+        st.exit_code,
+        st.reason
+    );
     t.stop(&b, 2).await?;
     let st = t.wait_state(&b, ContainerState::ContainerExited, 5).await?;
-    ensure!(st.exit_code == 137, "stop of a container ignoring SIGTERM: exit code {}, want 137", st.exit_code);
+    ensure!(
+        st.exit_code == 137,
+        "stop of a container ignoring SIGTERM: exit code {}, want 137",
+        st.exit_code
+    );
     Ok(())
 }
 
@@ -956,47 +1338,85 @@ async fn restart(t: &mut T) -> Res {
     let pod = t.run_pod(&cfg).await?;
     let vol = t.env.dir.join("vols/restart");
     std::fs::create_dir_all(&vol).ctx("mkdir volume")?;
-    let mount = Mount { container_path: "/vol".into(), host_path: vol.display().to_string(), ..Default::default() };
+    let mount = Mount {
+        container_path: "/vol".into(),
+        host_path: vol.display().to_string(),
+        ..Default::default()
+    };
     let mut ids = Vec::new();
     for attempt in 0..2u32 {
         let mut c = t.ctr_config("app", &["sh", "-c", "echo start >> /vol/starts; exit 3"]);
-        c.metadata = Some(ContainerMetadata { name: "app".into(), attempt });
+        c.metadata = Some(ContainerMetadata {
+            name: "app".into(),
+            attempt,
+        });
         c.log_path = format!("app_{attempt}.log");
         c.mounts = vec![mount.clone()];
         let id = t.run_ctr(&pod, &cfg, c).await?;
-        let st = t.wait_state(&id, ContainerState::ContainerExited, 20).await?;
-        ensure!(st.exit_code == 3 && st.reason == "Error", "attempt {attempt}: exit code {} reason {:?}", st.exit_code, st.reason);
+        let st = t
+            .wait_state(&id, ContainerState::ContainerExited, 20)
+            .await?;
+        ensure!(
+            st.exit_code == 3 && st.reason == "Error",
+            "attempt {attempt}: exit code {} reason {:?}",
+            st.exit_code,
+            st.reason
+        );
         ids.push(id);
     }
     let starts = read(&vol.join("starts").display().to_string())?;
-    ensure!(starts.lines().count() == 2, "two attempts, /vol/starts: {starts:?}");
+    ensure!(
+        starts.lines().count() == 2,
+        "two attempts, /vol/starts: {starts:?}"
+    );
     t.remove(&ids[0]).await?;
     let l = call(
         "ListContainers",
         t.rt.list_containers(ListContainersRequest {
-            filter: Some(ContainerFilter { pod_sandbox_id: pod.clone(), ..Default::default() }),
+            filter: Some(ContainerFilter {
+                pod_sandbox_id: pod.clone(),
+                ..Default::default()
+            }),
         }),
     )
     .await?;
     let left: Vec<(String, u32)> = l
         .containers
         .iter()
-        .map(|c| (c.id.clone(), c.metadata.as_ref().map(|m| m.attempt).unwrap_or(99)))
+        .map(|c| {
+            (
+                c.id.clone(),
+                c.metadata.as_ref().map(|m| m.attempt).unwrap_or(99),
+            )
+        })
         .collect();
-    ensure!(left == vec![(ids[1].clone(), 1)], "containers of the pod after removing attempt 0: {left:?}");
+    ensure!(
+        left == vec![(ids[1].clone(), 1)],
+        "containers of the pod after removing attempt 0: {left:?}"
+    );
     // a running container stopped and replaced, as after a failed liveness probe
     let w0 = t.sleeper(&pod, &cfg, "web").await?;
     let ip0 = t.sh(&w0, "ip addr").await?;
     t.stop(&w0, 10).await?;
-    t.wait_state(&w0, ContainerState::ContainerExited, 10).await?;
+    t.wait_state(&w0, ContainerState::ContainerExited, 10)
+        .await?;
     let mut c = t.ctr_config("web", &["sh", "-c", SLEEPER]);
-    c.metadata = Some(ContainerMetadata { name: "web".into(), attempt: 1 });
+    c.metadata = Some(ContainerMetadata {
+        name: "web".into(),
+        attempt: 1,
+    });
     c.log_path = "web_1.log".into();
     let w1 = t.run_ctr(&pod, &cfg, c).await?;
     let (st, _) = t.ctr_status(&w1).await?;
-    ensure!(st.state == ContainerState::ContainerRunning as i32, "restarted container not running: {st:?}");
+    ensure!(
+        st.state == ContainerState::ContainerRunning as i32,
+        "restarted container not running: {st:?}"
+    );
     let ip1 = t.sh(&w1, "ip addr").await?;
-    ensure!(ip0 == ip1, "the restarted container sees other interfaces:\n{ip0}\n---\n{ip1}");
+    ensure!(
+        ip0 == ip1,
+        "the restarted container sees other interfaces:\n{ip0}\n---\n{ip1}"
+    );
     Ok(())
 }
 
@@ -1004,8 +1424,18 @@ async fn restart(t: &mut T) -> Res {
 /// kubelet asks for it. containerd before 2.0 ignores it: then SKIP, showing
 /// from the spec it sent that it did.
 async fn userns_pod(t: &mut T) -> Res {
-    let map = || vec![IdMapping { host_id: 100_000, container_id: 0, length: 65_536 }];
-    let userns = UserNamespace { mode: NamespaceMode::Pod as i32, uids: map(), gids: map() };
+    let map = || {
+        vec![IdMapping {
+            host_id: 100_000,
+            container_id: 0,
+            length: 65_536,
+        }]
+    };
+    let userns = UserNamespace {
+        mode: NamespaceMode::Pod as i32,
+        uids: map(),
+        gids: map(),
+    };
     let mut cfg = t.pod_config("userns");
     if let Some(ns) = cfg
         .linux
@@ -1036,7 +1466,8 @@ async fn userns_pod(t: &mut T) -> Res {
     let (_, info) = t.ctr_status(&id).await?;
     let uid_map = t.sh(&id, "cat /proc/self/uid_map").await?;
     let uid_map = uid_map.split_whitespace().collect::<Vec<_>>().join(" ");
-    let spec_userns = spec_ns_path(&info, "user").is_some() || spec_ns_path(&pinfo, "user").is_some();
+    let spec_userns =
+        spec_ns_path(&info, "user").is_some() || spec_ns_path(&pinfo, "user").is_some();
     if !spec_userns && uid_map == "0 0 4294967295" {
         let ver = containerd_version(t).await;
         skip!(
@@ -1045,10 +1476,19 @@ async fn userns_pod(t: &mut T) -> Res {
              whose `features` report idmap mounts (bundle_userns_pod and bundle_idmap_volume run that bundle shape by hand)"
         );
     }
-    ensure!(spec_userns, "the container has uid_map {uid_map:?} but its spec has no user namespace");
-    ensure!(uid_map == "0 100000 65536", "uid_map in the user-namespaced pod: {uid_map:?}");
+    ensure!(
+        spec_userns,
+        "the container has uid_map {uid_map:?} but its spec has no user namespace"
+    );
+    ensure!(
+        uid_map == "0 100000 65536",
+        "uid_map in the user-namespaced pod: {uid_map:?}"
+    );
     let own = t.sh(&id, "stat -c %u:%g /vol /vol/f").await?;
-    ensure!(own == "0:0\n1000:1000", "ownership in the idmapped volume: {own:?}, want 0:0 and 1000:1000");
+    ensure!(
+        own == "0:0\n1000:1000",
+        "ownership in the idmapped volume: {own:?}, want 0:0 and 1000:1000"
+    );
     Ok(())
 }
 
@@ -1087,7 +1527,11 @@ async fn rro_inner(t: &mut T, src: &std::path::Path) -> Res {
     let (_, info) = t.ctr_status(&id).await?;
     let opts = spec_mount_options(&info, "/rro").unwrap_or_default();
     let o = t.exec(&id, &["touch", "/rro/x"]).await?;
-    ensure!(o.code != 0 && o.stderr.contains("Read-only file system"), "write to the ro volume: {}", o.show());
+    ensure!(
+        o.code != 0 && o.stderr.contains("Read-only file system"),
+        "write to the ro volume: {}",
+        o.show()
+    );
     let o = t.exec(&id, &["touch", "/rro/sub/x"]).await?;
     if o.code != 0 && o.stderr.contains("Read-only file system") {
         return Ok(());
@@ -1100,5 +1544,8 @@ async fn rro_inner(t: &mut T, src: &std::path::Path) -> Res {
              (bundle_rro runs that by hand)"
         );
     }
-    fail!("the spec asks {opts:?} but the submount is writable: {}", o.show())
+    fail!(
+        "the spec asks {opts:?} but the submount is writable: {}",
+        o.show()
+    )
 }

@@ -66,23 +66,42 @@ pub struct Ws {
 
 /// Connect to a streaming URL ("http://127.0.0.1:PORT/exec/TOKEN").
 pub async fn open(url: &str) -> Result<Ws, String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("unexpected streaming URL {url:?} (TLS streaming?)"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("unexpected streaming URL {url:?} (TLS streaming?)"))?;
     let hostport = rest.split('/').next().unwrap_or(rest);
     let tcp = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(hostport))
         .await
         .map_err(|_| format!("connect {hostport}: timeout"))?
         .map_err(|e| format!("connect {hostport}: {e}"))?;
-    let mut req = format!("ws://{rest}").into_client_request().map_err(|e| format!("request {url}: {e}"))?;
-    req.headers_mut().insert("Sec-WebSocket-Protocol", PROTOCOL.parse().expect("header value"));
-    let (ws, resp) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::client_async(req, tcp))
-        .await
-        .map_err(|_| format!("websocket handshake with {url}: timeout"))?
-        .map_err(|e| format!("websocket handshake with {url}: {e}"))?;
-    let proto = resp.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mut req = format!("ws://{rest}")
+        .into_client_request()
+        .map_err(|e| format!("request {url}: {e}"))?;
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        PROTOCOL.parse().expect("header value"),
+    );
+    let (ws, resp) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::client_async(req, tcp),
+    )
+    .await
+    .map_err(|_| format!("websocket handshake with {url}: timeout"))?
+    .map_err(|e| format!("websocket handshake with {url}: {e}"))?;
+    let proto = resp
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if proto != PROTOCOL {
-        return Err(format!("streaming server chose protocol {proto:?}, not {PROTOCOL}"));
+        return Err(format!(
+            "streaming server chose protocol {proto:?}, not {PROTOCOL}"
+        ));
     }
-    Ok(Ws { ws, got: Got::default() })
+    Ok(Ws {
+        ws,
+        got: Got::default(),
+    })
 }
 
 impl Ws {
@@ -90,7 +109,10 @@ impl Ws {
         let mut v = Vec::with_capacity(data.len() + 1);
         v.push(channel);
         v.extend_from_slice(data);
-        self.ws.send(Message::Binary(v.into())).await.map_err(|e| format!("websocket send: {e}"))
+        self.ws
+            .send(Message::Binary(v.into()))
+            .await
+            .map_err(|e| format!("websocket send: {e}"))
     }
 
     pub async fn stdin(&mut self, s: &str) -> Result<(), String> {
@@ -98,7 +120,11 @@ impl Ws {
     }
 
     pub async fn resize(&mut self, width: u16, height: u16) -> Result<(), String> {
-        self.send(4, format!("{{\"Width\":{width},\"Height\":{height}}}").as_bytes()).await
+        self.send(
+            4,
+            format!("{{\"Width\":{width},\"Height\":{height}}}").as_bytes(),
+        )
+        .await
     }
 
     /// Read frames until `done(&got)` holds, the connection closes, or `secs` pass.
