@@ -422,9 +422,14 @@ impl T {
         }
     }
 
-    /// The host path of one of the container's cgroup v1 files.
+    /// The host path of a cgroup file: in the v1 hierarchy of `ctrl`, or in the
+    /// v2 unified tree (where `ctrl` does not matter).
     pub fn cg_file(&self, cgroup: &str, ctrl: &str, file: &str) -> String {
-        format!("/sys/fs/cgroup/{ctrl}/{cgroup}/{file}")
+        if unified() {
+            format!("/sys/fs/cgroup/{cgroup}/{file}")
+        } else {
+            format!("/sys/fs/cgroup/{ctrl}/{cgroup}/{file}")
+        }
     }
 
     /// `RUNTIME --root <containerd's root> ARGS`: proof of which runtime holds a container.
@@ -435,6 +440,30 @@ impl T {
             .args(args)
             .output()
             .ctx(&format!("run {} {args:?}", self.env.runtime))
+    }
+}
+
+/// Is /sys/fs/cgroup the cgroup v2 unified hierarchy (not this hybrid host; the
+/// pure v2 VM)?
+pub fn unified() -> bool {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    // SAFETY: statfs fills the zeroed struct; the path is a valid C string.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c"/sys/fs/cgroup".as_ptr(), &mut st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC
+    }
+}
+
+/// A number in a cgroup file: the whole content, or the value of `key` in a
+/// "key value" file (cpu.stat, memory.events, memory.oom_control).
+pub fn cg_number(content: &str, key: Option<&str>) -> u64 {
+    match key {
+        None => content.trim().parse().unwrap_or(0),
+        Some(k) => content
+            .lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use k8s_cri::v1::*;
 use serde_json::Value;
 
-use crate::cri::{call, read, short, trunc, try_call, SLEEPER, T};
+use crate::cri::{call, cg_number, read, short, trunc, try_call, unified, SLEEPER, T};
 use crate::{bundle, ensure, fail, note, skip, stream, Context, Outcome, Res};
 
 pub const SCENARIOS: &[&str] = &[
@@ -439,9 +439,14 @@ async fn pod_lifecycle(t: &mut T) -> Res {
     // the sandbox's cgroup is under the pod's cgroup parent
     let cg = read(&format!("/proc/{pid}/cgroup"))?;
     let want = format!("/{}/lifecycle/{id}", t.env.cgroup);
+    let line = if unified() {
+        format!("0::{want}")
+    } else {
+        format!(":memory:{want}")
+    };
     ensure!(
-        cg.lines().any(|l| l.ends_with(&format!(":memory:{want}"))),
-        "sandbox process {pid} is not in the memory cgroup {want}:\n{cg}"
+        cg.lines().any(|l| l.ends_with(&line)),
+        "sandbox process {pid} is not in the cgroup {want}:\n{cg}"
     );
     // the runtime under test holds it
     let o = t.runtime_cmd(&["state", &id])?;
@@ -510,7 +515,7 @@ async fn pod_lifecycle(t: &mut T) -> Res {
             ""
         ))
         .exists(),
-        "the sandbox's memory cgroup is left after RemovePodSandbox"
+        "the sandbox's cgroup is left after RemovePodSandbox"
     );
     Ok(())
 }
@@ -884,15 +889,20 @@ async fn stats(t: &mut T) -> Res {
     let cg = T::info_cgroup(&info)?;
     // the runtime put the container into its cgroups: the kernel counts for it
     sleep_ms(300).await;
-    for (ctrl, file) in [
-        ("cpuacct", "cpuacct.usage"),
-        ("memory", "memory.usage_in_bytes"),
-    ] {
+    let files = if unified() {
+        [
+            ("cpu", "cpu.stat", Some("usage_usec")),
+            ("memory", "memory.current", None),
+        ]
+    } else {
+        [
+            ("cpuacct", "cpuacct.usage", None),
+            ("memory", "memory.usage_in_bytes", None),
+        ]
+    };
+    for (ctrl, file, key) in files {
         let v = read(&t.cg_file(&cg, ctrl, file))?;
-        ensure!(
-            v.parse::<u64>().unwrap_or(0) > 0,
-            "host {ctrl}/{cg}/{file} is {v}"
-        );
+        ensure!(cg_number(&v, key) > 0, "host {cg}/{file} ({ctrl}) is {v:?}");
     }
     let mut last = String::new();
     for _ in 0..50 {
@@ -960,30 +970,54 @@ async fn update(t: &mut T) -> Res {
     let id = t.run_ctr(&pod, &cfg, c).await?;
     let (_, info) = t.ctr_status(&id).await?;
     let cg = T::info_cgroup(&info)?;
+    // runc's conversion of cpu shares to cgroup v2 cpu.weight
+    let weight = |shares: i64| 1 + ((shares - 2) * 9999) / 262_142;
     let check = |t: &T, mem: i64, quota: i64, shares: i64| -> Res {
-        for (ctrl, file, want) in [
-            ("memory", "memory.limit_in_bytes", mem),
-            ("cpu", "cpu.cfs_quota_us", quota),
-            ("cpu", "cpu.cfs_period_us", 100_000),
-            ("cpu", "cpu.shares", shares),
-        ] {
+        let want: Vec<(&str, &str, String)> = if unified() {
+            vec![
+                ("memory", "memory.max", mem.to_string()),
+                ("cpu", "cpu.max", format!("{quota} 100000")),
+                ("cpu", "cpu.weight", weight(shares).to_string()),
+            ]
+        } else {
+            vec![
+                ("memory", "memory.limit_in_bytes", mem.to_string()),
+                ("cpu", "cpu.cfs_quota_us", quota.to_string()),
+                ("cpu", "cpu.cfs_period_us", "100000".to_string()),
+                ("cpu", "cpu.shares", shares.to_string()),
+            ]
+        };
+        for (ctrl, file, want) in want {
             let got = read(&t.cg_file(&cg, ctrl, file))?;
             ensure!(
-                got == want.to_string(),
-                "host {ctrl}/{cg}/{file} is {got}, want {want}"
+                got == want,
+                "host {cg}/{file} ({ctrl}) is {got}, want {want}"
             );
         }
         Ok(())
     };
+    // inside: the container's own cgroup (v1: runc binds it at /sys/fs/cgroup/<ctrl>;
+    // v2: containerd gives the container a cgroup namespace)
+    let inside_cmd = if unified() {
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max"
+    } else {
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+    };
+    let inside_want = |mem: i64, quota: i64| -> Vec<String> {
+        let mut v = vec![mem.to_string(), quota.to_string()];
+        if unified() {
+            v.push("100000".into());
+        }
+        v
+    };
     check(t, 64 * MI, 50_000, 512)?;
-    let inside = t
-        .sh(
-            &id,
-            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us",
-        )
-        .await?;
+    let inside = t.sh(&id, inside_cmd).await?;
     ensure!(
-        inside.split_whitespace().collect::<Vec<_>>() == ["67108864", "50000"],
+        inside
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+            == inside_want(64 * MI, 50_000),
         "inside the container: {inside:?}"
     );
     call(
@@ -1002,14 +1036,13 @@ async fn update(t: &mut T) -> Res {
     )
     .await?;
     check(t, 96 * MI, 30_000, 256)?;
-    let inside = t
-        .sh(
-            &id,
-            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us",
-        )
-        .await?;
+    let inside = t.sh(&id, inside_cmd).await?;
     ensure!(
-        inside.split_whitespace().collect::<Vec<_>>() == ["100663296", "30000"],
+        inside
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+            == inside_want(96 * MI, 30_000),
         "inside the container after the update: {inside:?}"
     );
     let o = t.exec(&id, &["true"]).await?;
@@ -1264,19 +1297,19 @@ async fn oom_kill(t: &mut T) -> Res {
         log.contains("stdout F child=137"),
         "the memory hog in the container was not killed (137): log {log:?}"
     );
+    let (limit_file, events, key) = if unified() {
+        ("memory.max", "memory.events", "oom_kill")
+    } else {
+        ("memory.limit_in_bytes", "memory.oom_control", "oom_kill")
+    };
     ensure!(
-        read(&t.cg_file(&cg, "memory", "memory.limit_in_bytes"))? == LIMIT.to_string(),
-        "memory limit not set on the host"
+        read(&t.cg_file(&cg, "memory", limit_file))? == LIMIT.to_string(),
+        "memory limit not set on the host ({limit_file})"
     );
-    let oc = read(&t.cg_file(&cg, "memory", "memory.oom_control"))?;
-    let kills: u64 = oc
-        .lines()
-        .find_map(|l| l.strip_prefix("oom_kill "))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let oc = read(&t.cg_file(&cg, "memory", events))?;
     ensure!(
-        kills >= 1,
-        "the container's memory cgroup counts no OOM kill: {oc:?}"
+        cg_number(&oc, Some(key)) >= 1,
+        "the container's memory cgroup counts no OOM kill: {events} {oc:?}"
     );
 
     let mut c = t.ctr_config("hog", &["sh", "-c", HOG]);
