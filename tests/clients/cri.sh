@@ -25,6 +25,44 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 CARGO_BIN=$(command -v cargo 2>/dev/null || echo "${CARGO_HOME:-$HOME/.cargo}/bin/cargo")
 . "$HERE/lib.sh"
 tc_parse_args "$@"
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+# The runc v2 shim reads a container's cgroups (for stats and OOM events) only
+# when every cgroup v1 hierarchy the host has is mounted; on our hybrid VM a
+# hierarchy can exist unmounted (hugetlb, after crun's set-up). Then the stage
+# runs in a private mount namespace where it is mounted (the host's mounts are
+# untouched); CRI_NO_MOUNTNS=1 runs it as is (stats and oom_kill then SKIP, saying why).
+mount_v1_hierarchies() {
+	local keep d n c
+	keep=$(mktemp -d /tmp/tgcri-cgroup.XXXXXX) || return 1
+	# /sys/fs/cgroup is a tmpfs shared with the host: no mkdir in it; a new tmpfs
+	# over it holds the host's hierarchies (bound back) and the missing ones
+	mount --rbind /sys/fs/cgroup "$keep" &&
+		mount -t tmpfs -o mode=755 tgcri-cgroup /sys/fs/cgroup || return 1
+	for d in "$keep"/*; do
+		n=$(basename "$d")
+		if [ -L "$d" ]; then cp -P "$d" /sys/fs/cgroup/; else mkdir "/sys/fs/cgroup/$n" && mount --rbind "$d" "/sys/fs/cgroup/$n" || return 1; fi
+	done
+	for c in "$@"; do
+		case $c in
+		name=*) mkdir "/sys/fs/cgroup/${c#name=}" && mount -t cgroup -o "none,$c" cgroup "/sys/fs/cgroup/${c#name=}" ;;
+		*) mkdir "/sys/fs/cgroup/$c" && mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" ;;
+		esac || return 1
+	done
+	umount -l "$keep" && rmdir "$keep"
+}
+if [ -n "${TGCRI_MOUNTNS:-}" ]; then
+	# shellcheck disable=SC2086
+	mount_v1_hierarchies $TGCRI_MOUNTNS || die "could not mount the cgroup v1 hierarchies $TGCRI_MOUNTNS"
+elif [ -z "${CRI_NO_MOUNTNS:-}" ]; then
+	um=$(cg_v1_unmounted | tr '\n' ' ')
+	if [ -n "${um// }" ]; then
+		log "cgroup v1 hierarchies not mounted here: $um-> the stage runs in a private mount namespace where they are"
+		export TGCRI_MOUNTNS=$um
+		exec unshare --mount --propagation private "$0" "$@"
+	fi
+fi
+
 [ -x "$CARGO_BIN" ] || die "cargo not found (the CRI client is built with it)"
 for b in containerd ctr containerd-shim-runc-v2 ip jq protoc gzip; do command -v $b >/dev/null || die "$b not installed"; done
 CNI_BIN=/usr/lib/cni
