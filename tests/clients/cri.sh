@@ -70,7 +70,7 @@ for p in bridge host-local loopback; do [ -x "$CNI_BIN/$p" ] || die "$CNI_BIN/$p
 
 # ---------------------------------------------------------------- the client
 # Built before the clock of the tests starts (the first build compiles tonic:
-# about 2 minutes on 2 idle cores; then it is cached in tests/clients/cri/target).
+# about 80 s on 2 cores (dev profile); then it is cached in tests/clients/cri/target).
 CLIENT_DIR=$HERE/cri
 build_client() {
 	local out
