@@ -98,6 +98,20 @@ pub fn now_rfc3339_nano() -> String {
     }
 }
 
+/// One container in `list --format json`, runc's fields in runc's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListEntry {
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: String,
+    pub bundle: String,
+    pub rootfs: String,
+    pub created: String,
+    pub owner: String,
+}
+
 /// A container directory and its state; flocked for as long as it lives,
 /// except when read with `peek`.
 pub struct Container {
@@ -263,6 +277,21 @@ impl Container {
             // runc's `state` leaves owner empty (only `list` fills it in).
             owner: "",
             annotations: &s.annotations,
+        }
+    }
+
+    /// This container as `list` shows it; `owner` is the state dir's owner.
+    pub fn list_entry(&self, owner: String) -> ListEntry {
+        let s = self.oci_state();
+        ListEntry {
+            oci_version: s.oci_version.to_string(),
+            id: s.id.to_string(),
+            pid: s.pid,
+            status: s.status.to_string(),
+            bundle: s.bundle.display().to_string(),
+            rootfs: s.rootfs.display().to_string(),
+            created: s.created.to_string(),
+            owner,
         }
     }
 
