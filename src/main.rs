@@ -5,7 +5,9 @@ mod caps;
 mod cgroups;
 mod cli;
 mod commands;
+mod container;
 mod exeseal;
+mod foreground;
 mod hooks;
 mod logging;
 mod mountinfo;
@@ -16,7 +18,9 @@ mod process;
 mod rootfs;
 mod safe_fs;
 mod signals;
+mod start_socket;
 mod state;
+mod status;
 mod sync;
 mod tty;
 
@@ -91,7 +95,7 @@ fn main() {
 fn dispatch(g: &Global, command: Command) -> anyhow::Result<i32> {
     use commands::*;
     match command {
-        Command::Create(a) => create::create(g, &a, None).map(|_| 0),
+        Command::Create(a) => create::create(g, &a).map(|_| 0),
         Command::Start(a) => start::start(&g.root, &a.id).map(|_| 0),
         Command::Run(a) => run::run(g, &a),
         Command::State(a) => state::state(&g.root, &a.id).map(|_| 0),

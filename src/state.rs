@@ -1,6 +1,7 @@
 //! Container state on disk: `ROOT/ID/state.json`, written atomically, read under a
 //! per-container flock; the live status is derived from the init process and the
-//! exec fifo, never trusted from the file alone.
+//! start socket, never trusted from the file alone. Every JSON form of the state
+//! is made here: state.json, `state`'s output and the state hooks read on stdin.
 
 use crate::paths::{self, START_SOCK, STATE_FILE};
 use anyhow::{anyhow, bail, Context, Result};
@@ -12,28 +13,7 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Creating,
-    Created,
-    Running,
-    Paused,
-    Stopped,
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = match self {
-            Status::Creating => "creating",
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-        };
-        f.write_str(s)
-    }
-}
+pub use crate::status::Status;
 
 /// What tong records about a container. The hooks are kept so that start and
 /// delete never re-read the bundle.
@@ -82,6 +62,54 @@ pub struct OciState<'a> {
     pub owner: &'a str,
     #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub annotations: &'a HashMap<String, String>,
+}
+
+impl State {
+    /// The state a hook reads on stdin (runtime-spec "State"), also what the
+    /// seccomp agent gets: `pid` and `status` as of the moment it runs.
+    pub fn hook_json(&self, status: Status, pid: i32) -> String {
+        let mut v = serde_json::json!({
+            "ociVersion": self.oci_version,
+            "id": self.id,
+            "status": status,
+            "pid": pid,
+            "bundle": self.bundle,
+        });
+        if !self.annotations.is_empty() {
+            v["annotations"] = serde_json::json!(self.annotations);
+        }
+        v.to_string()
+    }
+}
+
+/// Now, as runc records `created`: Go's RFC3339Nano (UTC, the fraction
+/// without trailing zeros).
+pub fn now_rfc3339_nano() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let s = crate::logging::rfc3339(d.as_secs() as i64, Some(d.subsec_nanos()));
+    let (head, frac) = s.trim_end_matches('Z').split_once('.').unwrap_or((&s, ""));
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{head}Z")
+    } else {
+        format!("{head}.{frac}Z")
+    }
+}
+
+/// One container in `list --format json`, runc's fields in runc's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListEntry {
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: String,
+    pub bundle: String,
+    pub rootfs: String,
+    pub created: String,
+    pub owner: String,
 }
 
 /// A container directory and its state; flocked for as long as it lives,
@@ -199,6 +227,12 @@ impl Container {
         std::fs::write(self.dir.join(RECOVERY_FILE), line).context("write recovery record")
     }
 
+    /// Closes our handle on the lock (a forked child's copy must not keep
+    /// the container locked after the parent exits).
+    pub fn unlock(&mut self) {
+        self._lock = None;
+    }
+
     pub fn start_sock_path(&self) -> PathBuf {
         self.dir.join(START_SOCK)
     }
@@ -243,6 +277,21 @@ impl Container {
             // runc's `state` leaves owner empty (only `list` fills it in).
             owner: "",
             annotations: &s.annotations,
+        }
+    }
+
+    /// This container as `list` shows it; `owner` is the state dir's owner.
+    pub fn list_entry(&self, owner: String) -> ListEntry {
+        let s = self.oci_state();
+        ListEntry {
+            oci_version: s.oci_version.to_string(),
+            id: s.id.to_string(),
+            pid: s.pid,
+            status: s.status.to_string(),
+            bundle: s.bundle.display().to_string(),
+            rootfs: s.rootfs.display().to_string(),
+            created: s.created.to_string(),
+            owner,
         }
     }
 

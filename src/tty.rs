@@ -1,16 +1,21 @@
 //! Terminals: a pty made inside the container, its master sent to the console
-//! socket with SCM_RIGHTS (runc's recvtty protocol), its peer made the init's
-//! controlling terminal and stdio.
+//! socket with SCM_RIGHTS (runc's recvtty protocol), its peer made the
+//! process's controlling terminal and stdio; on the caller's side, the
+//! console socket's connection, receiving the master, and relaying it to our
+//! own terminal (raw mode, window size) while `run` or `exec` wait.
 
 use anyhow::{Context, Result};
-use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{
+    connect, recvmsg, sendmsg, socket, socketpair, AddressFamily, ControlMessage,
+    ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
+};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 pub struct Pty {
     pub master: OwnedFd,
     pub slave: OwnedFd,
-    pub number: u32,
 }
 
 /// Opens /dev/ptmx of the container's devpts and its peer.
@@ -24,15 +29,9 @@ pub fn open() -> Result<Pty> {
     // SAFETY: a new fd.
     let master = unsafe { OwnedFd::from_raw_fd(m) };
     let unlock: libc::c_int = 0;
-    let mut number: libc::c_uint = 0;
-    // SAFETY: ioctls on our own pty master with valid pointers.
-    unsafe {
-        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) != 0 {
-            return Err(std::io::Error::last_os_error()).context("unlock pty");
-        }
-        if libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) != 0 {
-            return Err(std::io::Error::last_os_error()).context("pty number");
-        }
+    // SAFETY: ioctl on our own pty master with a valid pointer.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("unlock pty");
     }
     // TIOCGPTPEER opens the peer without a path lookup the image could redirect.
     // SAFETY: ioctl returning a new fd.
@@ -48,11 +47,7 @@ pub fn open() -> Result<Pty> {
     }
     // SAFETY: a new fd.
     let slave = unsafe { OwnedFd::from_raw_fd(s) };
-    Ok(Pty {
-        master,
-        slave,
-        number,
-    })
+    Ok(Pty { master, slave })
 }
 
 pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
@@ -90,4 +85,147 @@ pub fn make_controlling(slave: &OwnedFd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// In the child, after setsid: a pty whose master goes to the console
+/// socket `sock` and whose peer becomes our controlling terminal and stdio;
+/// `/dev/console` is bound to it when we have our own mount namespace (over
+/// a file we made, never the image's).
+pub fn setup_console(
+    sock: &OwnedFd,
+    size: Option<&oci_spec::runtime::Box>,
+    bind_dev_console: bool,
+) -> Result<()> {
+    let pty = open()?;
+    if let Some(b) = size {
+        set_size(pty.master.as_raw_fd(), b.height() as u16, b.width() as u16);
+    }
+    if bind_dev_console {
+        let root = std::fs::File::open("/")?;
+        let _ = nix::unistd::unlink("/dev/console");
+        let target = crate::safe_fs::touch(root.as_fd(), std::path::Path::new("/dev/console"))?;
+        nix::mount::mount(
+            Some(crate::safe_fs::fd_path(&pty.slave).as_str()),
+            crate::safe_fs::fd_path(&target).as_str(),
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .context("bind pty to /dev/console")?;
+    }
+    send_fd(sock.as_raw_fd(), pty.master.as_raw_fd(), "/dev/ptmx")?;
+    make_controlling(&pty.slave)
+}
+
+/// Connects to a `--console-socket`.
+pub fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
+    let s = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    connect(s.as_raw_fd(), &UnixAddr::new(path)?)
+        .with_context(|| format!("connect to console socket {}", path.display()))?;
+    Ok(s)
+}
+
+/// A console socket we keep the other end of, to relay the terminal ourselves:
+/// (ours, the container's).
+pub fn relay_pair() -> Result<(OwnedFd, OwnedFd)> {
+    Ok(socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
+}
+
+/// Receives one fd sent with SCM_RIGHTS (the pty master).
+pub fn recv_fd(sock: RawFd) -> Result<OwnedFd> {
+    let mut buf = [0u8; 256];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: received fd is ours now.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    anyhow::bail!("no fd received")
+}
+
+/// Copies one chunk from `from` to `to`; false at EOF or error.
+pub fn pump(from: RawFd, to: RawFd) -> bool {
+    let mut buf = [0u8; 8192];
+    // SAFETY: reading into our own buffer.
+    let n = unsafe { libc::read(from, buf.as_mut_ptr().cast(), buf.len()) };
+    if n <= 0 {
+        return false;
+    }
+    let mut off = 0;
+    while off < n as usize {
+        // SAFETY: writing from our own buffer.
+        let w = unsafe { libc::write(to, buf[off..].as_ptr().cast(), n as usize - off) };
+        if w <= 0 {
+            return false;
+        }
+        off += w as usize;
+    }
+    true
+}
+
+/// Copies what the pty still holds to our stdout.
+pub fn drain(master: Option<&OwnedFd>) {
+    let Some(m) = master else { return };
+    loop {
+        let mut f = [PollFd::new(m.as_fd(), PollFlags::POLLIN)];
+        if !matches!(poll(&mut f, PollTimeout::ZERO), Ok(1)) || !pump(m.as_raw_fd(), 1) {
+            break;
+        }
+    }
+}
+
+/// Our terminal's window size onto the pty.
+pub fn copy_winsize(master: RawFd) {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a valid struct.
+    unsafe {
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(master, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Our own terminal in raw mode while relaying, restored on drop.
+pub struct RawTerminal(Option<nix::sys::termios::Termios>);
+
+impl RawTerminal {
+    pub fn enter(master: RawFd) -> RawTerminal {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let stdin = std::io::stdin();
+        let Ok(orig) = tcgetattr(stdin.as_fd()) else {
+            return RawTerminal(None);
+        };
+        copy_winsize(master);
+        let mut raw = orig.clone();
+        cfmakeraw(&mut raw);
+        let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw);
+        RawTerminal(Some(orig))
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin().as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
 }

@@ -4,7 +4,6 @@
 use serde_json::{json, Value};
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,7 +65,7 @@ pub struct Env {
     pub keep: bool,
 }
 
-pub const BUSYBOX: &str = "/bin/busybox";
+pub const BUSYBOX: &str = tong_testkit::rootfs::BUSYBOX;
 
 impl Env {
     /// Create the work directory and the shared busybox rootfs template.
@@ -120,11 +119,8 @@ pub fn sweep_cgroups() -> Vec<String> {
         p.len() >= 3 && p[0] == "conf" && p[p.len() - 2] == pid
     };
     let mut found = vec![];
-    let Ok(ctrls) = fs::read_dir("/sys/fs/cgroup") else {
-        return found;
-    };
-    for c in ctrls.filter_map(|e| e.ok()) {
-        let Ok(ents) = fs::read_dir(c.path()) else {
+    for h in tong_testkit::cgroups::hierarchies() {
+        let Ok(ents) = fs::read_dir(&h.mount) else {
             continue;
         };
         for e in ents.filter_map(|e| e.ok()) {
@@ -139,138 +135,33 @@ pub fn sweep_cgroups() -> Vec<String> {
     found
 }
 
-/// Cgroup directories (top level of every hierarchy) whose name is `name`
-/// (a container id or a cgroupsPath's last component).
+/// The directories of cgroupsPath `name` (a container id or a cgroupsPath)
+/// that exist in any hierarchy.
 pub fn cgroups_named(name: &str) -> Vec<String> {
-    let name = name.trim_start_matches('/');
-    let mut v = vec![];
-    if let Ok(ctrls) = fs::read_dir("/sys/fs/cgroup") {
-        for c in ctrls.filter_map(|e| e.ok()) {
-            let p = c.path().join(name);
-            if p.is_dir() {
-                v.push(p.display().to_string());
-            }
-        }
-    }
-    v
+    tong_testkit::cgroups::existing(name)
 }
 
 fn remove_cgroup_tree(p: &Path) {
-    if let Ok(ents) = fs::read_dir(p) {
-        for e in ents.filter_map(|e| e.ok()) {
-            if e.path().is_dir() {
-                remove_cgroup_tree(&e.path());
-            }
-        }
-    }
-    for _ in 0..20 {
-        for l in fs::read_to_string(p.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-        {
-            if let Ok(n) = l.trim().parse::<i32>() {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(n),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-        if fs::remove_dir(p).is_ok() || !p.exists() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    tong_testkit::cgroups::remove_tree(p)
 }
 
 fn make_base_rootfs(rootfs: &Path) -> std::io::Result<()> {
-    if !Path::new(BUSYBOX).exists() {
-        return Err(std::io::Error::other(
-            "/bin/busybox not found (apt-get install busybox-static)",
-        ));
-    }
-    for d in [
-        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var",
-        "run", "home",
-    ] {
-        fs::create_dir_all(rootfs.join(d))?;
-    }
-    fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777))?;
-    let bb = rootfs.join("bin/busybox");
-    fs::copy(BUSYBOX, &bb)?;
-    fs::set_permissions(&bb, fs::Permissions::from_mode(0o755))?;
-    let out = Command::new(BUSYBOX).arg("--list-full").output()?;
-    for applet in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-        if applet == "bin/busybox" {
-            continue;
-        }
-        let link = rootfs.join(applet);
-        if link.symlink_metadata().is_ok() {
-            continue;
-        }
-        if let Some(p) = link.parent() {
-            fs::create_dir_all(p)?;
-        }
-        symlink("/bin/busybox", &link)?;
-    }
-    fs::write(
-        rootfs.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-    )?;
-    fs::write(
-        rootfs.join("etc/group"),
-        "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
-    )?;
-    fs::write(rootfs.join("etc/hosts"), "127.0.0.1 localhost\n")?;
-    Ok(())
+    tong_testkit::rootfs::make_busybox_rootfs(rootfs)
 }
 
 /// Copy a tree, hard-linking regular files (the busybox binary is shared).
 fn clone_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(dst)?;
-    fs::set_permissions(dst, fs::metadata(src)?.permissions())?;
-    for e in fs::read_dir(src)? {
-        let e = e?;
-        let ft = e.file_type()?;
-        let to = dst.join(e.file_name());
-        if ft.is_dir() {
-            clone_tree(&e.path(), &to)?;
-        } else if ft.is_symlink() {
-            symlink(fs::read_link(e.path())?, &to)?;
-        } else if e.file_name() == "busybox" {
-            fs::hard_link(e.path(), &to)?;
-        } else {
-            fs::copy(e.path(), &to)?;
-        }
-    }
-    Ok(())
+    tong_testkit::rootfs::clone_tree(src, dst)
 }
 
 /// Mount points at or below `p`, deepest first.
 pub fn mounts_under(p: &Path) -> Vec<String> {
-    let prefix = p.to_string_lossy().to_string();
-    let mut v: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(|s| s.to_string()))
-        .filter(|m| m == &prefix || m.starts_with(&format!("{prefix}/")))
-        .collect();
-    v.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    v
+    tong_testkit::mountinfo::mounts_under(p)
 }
 
 /// Remove a directory, but never through a mount point left inside it.
 pub fn safe_remove(p: &Path) {
-    for m in mounts_under(p) {
-        let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
-    }
-    if !mounts_under(p).is_empty() {
-        eprintln!(
-            "warning: not removing {}: mounts remain below it",
-            p.display()
-        );
-        return;
-    }
-    let _ = fs::remove_dir_all(p);
+    tong_testkit::fsutil::safe_remove(p);
 }
 
 /// The base config.json every test starts from, built with oci-spec.
@@ -399,46 +290,12 @@ pub fn base_config() -> Value {
 
 /// Set `value` at a JSON pointer, creating objects on the way.
 pub fn jset(v: &mut Value, ptr: &str, value: Value) {
-    let parts: Vec<&str> = ptr.trim_start_matches('/').split('/').collect();
-    let mut cur = v;
-    for (i, p) in parts.iter().enumerate() {
-        let last = i == parts.len() - 1;
-        if cur.is_array() {
-            let idx: usize = p.parse().expect("array index");
-            if last {
-                cur[idx] = value;
-                return;
-            }
-            cur = &mut cur[idx];
-            continue;
-        }
-        if !cur.is_object() {
-            *cur = json!({});
-        }
-        let o = cur.as_object_mut().unwrap();
-        if last {
-            o.insert(p.to_string(), value);
-            return;
-        }
-        cur = o.entry(p.to_string()).or_insert_with(|| json!({}));
-    }
+    tong_testkit::json::set_pointer(v, ptr, value)
 }
 
 /// Remove the member at a JSON pointer (no-op if absent).
 pub fn jdel(v: &mut Value, ptr: &str) {
-    let (parent, key) = match ptr.rfind('/') {
-        Some(i) => (&ptr[..i], &ptr[i + 1..]),
-        None => ("", ptr),
-    };
-    if let Some(p) = v.pointer_mut(parent) {
-        if let Some(o) = p.as_object_mut() {
-            o.remove(key);
-        } else if let (Some(a), Ok(i)) = (p.as_array_mut(), key.parse::<usize>()) {
-            if i < a.len() {
-                a.remove(i);
-            }
-        }
-    }
+    tong_testkit::json::remove_pointer(v, ptr)
 }
 
 /// A bundle directory: rootfs + config.json (written on `save`).

@@ -3,7 +3,7 @@
 //! counter grows, until the container stops.
 
 use crate::cgroups::Cgroup;
-use crate::state::{Container, Status};
+use crate::state::Container;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::time::Duration;
@@ -165,9 +165,7 @@ fn oom_count(cgroup_path: &Path) -> u64 {
 pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result<()> {
     let every = parse_interval(interval)?;
     let c = Container::load(root, id)?;
-    if c.status() == Status::Stopped {
-        bail!("container with id {id} is not running");
-    }
+    c.status().can_watch(id)?;
     let cg = Cgroup::open(&c.state.cgroup_path, id, false)?;
     let path = c.state.cgroup_path.clone();
     let (pid, start) = (c.state.pid, c.state.pid_start_time);

@@ -1,20 +1,15 @@
-//! `exec`: run a new process in a container's namespaces and cgroup, with the
-//! container's process as the template for whatever the flags leave unset.
+//! `exec`: run a new process in a container's namespaces and cgroup
+//! (`container::exec`), with the container's process as the template for
+//! whatever the flags leave unset.
 
 use super::Global;
-use crate::cgroups::Cgroup;
 use crate::cli::ExecArgs;
-use crate::namespaces::flag;
-use crate::process::clone::{clone3_into, Forked};
-use crate::process::exec::{self as child, ExecChildArgs};
-use crate::state::{Container, Status};
-use crate::sync::{self, Msg};
-use crate::{debug, signals};
+use crate::container::{self, ExecOpts};
+use crate::state::Container;
+use crate::{foreground, tty};
 use anyhow::{bail, Context, Result};
-use nix::sched::{setns, CloneFlags};
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-use oci_spec::runtime::{Capability, LinuxNamespaceType as T, Process};
-use std::os::fd::{AsFd, AsRawFd};
+use oci_spec::runtime::{Capability, Process};
+use std::os::fd::AsRawFd;
 use std::str::FromStr;
 
 /// `--user` is numeric `UID[:GID]` and nothing else (crun CVE-2026-30892 came
@@ -112,176 +107,37 @@ fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
 
 pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     let c = Container::load(&g.root, &a.id)?;
-    match c.status() {
-        Status::Running | Status::Created => {}
-        Status::Paused if a.ignore_paused => {}
-        Status::Paused => {
-            bail!("cannot exec in a paused container (use --ignore-paused to override)")
-        }
-        Status::Stopped => bail!("cannot exec in a stopped container"),
-        Status::Creating => bail!("cannot exec in a container that is being created"),
-    }
+    c.status().can_exec(a.ignore_paused)?;
     let process = build_process(c.state.process.as_ref(), a)?;
     let terminal = process.terminal().unwrap_or(false);
+    // A terminal goes to --console-socket, or in the foreground to us to relay.
     let (console, relay) = match (terminal, &a.console_socket) {
         (false, _) => (None, None),
-        (true, Some(path)) => (Some(super::create::connect_console(path)?), None),
+        (true, Some(path)) => (Some(tty::connect_console(path)?), None),
         (true, None) if !a.detach => {
-            let (x, y) = socketpair(
-                AddressFamily::Unix,
-                SockType::Stream,
-                None,
-                SockFlag::SOCK_CLOEXEC,
-            )?;
-            (Some(y), Some(x))
+            let (ours, theirs) = tty::relay_pair()?;
+            (Some(theirs), Some(ours))
         }
         (true, None) => {
             bail!("cannot allocate tty if tong will detach without setting console socket")
         }
     };
-    let init_pidfd = signals::pidfd_open(c.state.pid)?;
-    if !c.init_alive() {
-        bail!("cannot exec in a stopped container");
-    }
-    let mut join = CloneFlags::empty();
-    for t in &c.state.namespaces {
-        if *t != T::Pid {
-            join |= flag(*t);
-        }
-    }
-    let in_userns = c.state.namespaces.contains(&T::User);
-    let has_pidns = c.state.namespaces.contains(&T::Pid);
-    let cgroup = Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?;
-    let cgroup_path = c.state.cgroup_path.clone();
-    let seccomp = match &c.state.seccomp {
-        Some(cfg) => {
-            Some(tong_seccomp::compile(cfg).map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?)
-        }
-        None => None,
-    };
-    let seccomp_cfg = c.state.seccomp.clone();
-    let state_json = super::create::oci_state_json(&c.state, Status::Running, c.state.pid);
-    // The child must not inherit the state lock.
-    drop(c);
-    let (parent, chan) = sync::pair()?;
-    let saved_pidns = if has_pidns {
-        let own = std::fs::File::open("/proc/self/ns/pid_for_children")?;
-        // SAFETY: setns(2) on a pidfd.
-        if unsafe { libc::setns(init_pidfd.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .context("enter the container's pid namespace");
-        }
-        Some(own)
-    } else {
-        None
-    };
-    // The child moves itself into the v1 hierarchies and is born into the
-    // cgroup2 one: no pid written to cgroup.procs (see cgroups::v1::write_procs).
-    // Not with --cgroup: the parent moves it on to sub-cgroups, after the join.
-    let self_join = if a.cgroup.is_empty() {
-        cgroup.prepare_self_join(false)?
-    } else {
-        None
-    };
-    let unified = self_join.as_ref().and_then(|s| s.unified_fd());
-    let forked = clone3_into(0, unified.as_ref().map(|f| f.as_fd()));
-    if let Ok((Forked::Child, _)) = forked {
-        drop(parent);
-        child::run(ExecChildArgs {
-            chan,
-            init_pidfd,
-            join,
-            in_userns,
+    let pid = container::exec(
+        c,
+        ExecOpts {
             process,
             console,
-            keep_fds: a.preserve_fds,
-            seccomp,
-            cgroup: self_join.as_ref(),
-        });
-    }
-    if let Some(own) = saved_pidns {
-        setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
-            .context("return to the runtime's pid namespace")?;
-    }
-    drop(unified);
-    let (Forked::Parent { pid, pidfd }, born_in_cgroup) = forked? else {
-        unreachable!("the exec child never returns")
-    };
-    drop((chan, console));
-    let fail = |e: anyhow::Error| -> Result<i32> {
-        let _ = signals::pidfd_send(&pidfd, libc::SIGKILL);
-        let _ = nix::sys::wait::waitpid(pid, None);
-        Err(e)
-    };
-    let joined = match &self_join {
-        Some(s) if !born_in_cgroup => s.join_unified(pid),
-        Some(_) => Ok(()),
-        None => cgroup.add(pid),
-    };
-    if let Err(e) = joined.and_then(|()| join_sub_cgroups(&cgroup_path, &a.cgroup, pid)) {
-        return fail(e);
-    }
-    parent.send(&Msg::Proceed)?;
-    loop {
-        match parent.recv_with_fd() {
-            Ok(None) => break,
-            Ok(Some((Msg::SeccompListener, Some(fd)))) => {
-                // As runc: each exec'd process's listener goes to the agent too.
-                let cfg = seccomp_cfg.as_ref().expect("a filter was installed");
-                let st: serde_json::Value = serde_json::from_str(&state_json)?;
-                let path = cfg.listener_path().clone().unwrap_or_default();
-                if let Err(e) = tong_seccomp::send_listener(
-                    &path,
-                    fd.as_fd(),
-                    &st,
-                    cfg.listener_metadata().as_deref().unwrap_or(""),
-                ) {
-                    return fail(anyhow::anyhow!("seccomp listener: {e}"));
-                }
-            }
-            Ok(Some((Msg::Error(e), _))) => return fail(anyhow::anyhow!(e)),
-            Ok(Some((m, _))) => return fail(anyhow::anyhow!("unexpected message {m:?}")),
-            Err(e) => return fail(e),
-        }
-    }
-    debug!("exec'd pid {pid} in container {}", a.id);
-    if let Some(f) = &a.pid_file {
-        super::create::write_pid_file(f, pid.as_raw())?;
-    }
+            preserve_fds: a.preserve_fds,
+            sub_cgroups: &a.cgroup,
+            pid_file: a.pid_file.as_deref(),
+        },
+    )?;
     if a.detach {
         return Ok(0);
     }
     let master = match &relay {
-        Some(s) => Some(super::run::recv_fd(s.as_raw_fd())?),
+        Some(s) => Some(tty::recv_fd(s.as_raw_fd())?),
         None => None,
     };
-    super::run::wait_forwarding_blocked(pid, master.as_ref())
-}
-
-/// With --cgroup, a sub-cgroup of the container's (PATH for every controller,
-/// CONTROLLER:PATH for one, on cgroup v1).
-fn join_sub_cgroups(base: &std::path::Path, subs: &[String], pid: nix::unistd::Pid) -> Result<()> {
-    for s in subs {
-        let (ctrl, path) = match s.split_once(':') {
-            Some((c, p)) => (Some(c), p),
-            None => (None, s.as_str()),
-        };
-        let rel = base
-            .strip_prefix("/")
-            .unwrap_or(base)
-            .join(path.trim_start_matches('/'));
-        let dirs: Vec<std::path::PathBuf> = match ctrl {
-            Some(c) => vec![std::path::Path::new("/sys/fs/cgroup").join(c).join(&rel)],
-            None => {
-                let sub = Cgroup::open(&std::path::Path::new("/").join(&rel), "exec", false)?;
-                sub.add(pid)?;
-                continue;
-            }
-        };
-        for d in dirs {
-            std::fs::write(d.join("cgroup.procs"), pid.to_string())
-                .with_context(|| format!("join sub-cgroup {}", d.display()))?;
-        }
-    }
-    Ok(())
+    foreground::with_signals_blocked(|| foreground::wait(pid, master.as_ref()))
 }

@@ -3,22 +3,8 @@
 use crate::cli::ListFormat;
 use crate::state::Container;
 use anyhow::Result;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Entry {
-    oci_version: String,
-    id: String,
-    pid: i32,
-    status: String,
-    bundle: String,
-    rootfs: String,
-    created: String,
-    owner: String,
-}
 
 pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
     let mut entries = Vec::new();
@@ -35,17 +21,8 @@ pub fn list(root: &Path, quiet: bool, format: ListFormat) -> Result<()> {
             let Ok(c) = Container::peek(root, &id) else {
                 continue;
             };
-            let s = c.oci_state();
-            entries.push(Entry {
-                oci_version: s.oci_version.to_string(),
-                id: id.clone(),
-                pid: s.pid,
-                status: s.status.to_string(),
-                bundle: s.bundle.display().to_string(),
-                rootfs: s.rootfs.display().to_string(),
-                created: s.created.to_string(),
-                owner: owner_of(&c.dir, &mut owners),
-            });
+            let owner = owner_of(&c.dir, &mut owners);
+            entries.push(c.list_entry(owner));
         }
     }
     if quiet {

@@ -1,4 +1,6 @@
-//! One file per command: load what it needs, act, print.
+//! One file per command: load what it needs, call the one function that acts
+//! (`container::*` for anything that makes or ends a container), print. No
+//! command uses another command's file.
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -20,4 +22,23 @@ use std::path::PathBuf;
 pub struct Global {
     pub root: PathBuf,
     pub systemd_cgroup: bool,
+}
+
+impl Global {
+    /// The container options of `create` and `run`.
+    pub fn create_opts<'a>(
+        &'a self,
+        a: &'a crate::cli::CreateArgs,
+    ) -> crate::container::CreateOpts<'a> {
+        crate::container::CreateOpts {
+            root: &self.root,
+            id: &a.id,
+            systemd_cgroup: self.systemd_cgroup,
+            pid_file: a.pid_file.as_deref(),
+            console_socket: a.console_socket.as_deref(),
+            no_pivot: a.no_pivot,
+            no_new_keyring: a.no_new_keyring,
+            preserve_fds: a.preserve_fds,
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::cgroups::Cgroup;
 use crate::cli::UpdateArgs;
-use crate::state::{Container, Status};
+use crate::state::Container;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
 use std::io::Read;
@@ -116,9 +116,7 @@ fn from_flags(a: &UpdateArgs) -> Result<LinuxResources> {
 
 pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
     let c = Container::load(root, &a.id)?;
-    if c.status() == Status::Stopped {
-        bail!("container not running");
-    }
+    c.status().can_update()?;
     let r = match &a.resources {
         Some(p) => {
             let mut data = Vec::new();

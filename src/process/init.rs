@@ -3,16 +3,13 @@
 //! and execs the user process. Any error is sent to the parent and ends it.
 
 use crate::bundle::Plan;
-use crate::hooks;
-use crate::process::attrs;
-use crate::rootfs;
+use crate::process::{attrs, child};
 use crate::sync::{Channel, Msg};
+use crate::{hooks, rootfs, start_socket};
 use anyhow::{Context, Result};
 use nix::sched::{setns, unshare, CloneFlags};
-use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::LinuxNamespaceType as T;
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 pub struct InitArgs<'a> {
     pub plan: &'a Plan,
@@ -66,30 +63,15 @@ pub fn run(a: InitArgs) -> ! {
 }
 
 /// What is left to do once `start` arrives.
-struct Exec {
-    path: CString,
-    argv: Vec<CString>,
-    envp: Vec<CString>,
+struct Ready {
+    exec: child::Exec,
+    /// The state the startContainer hooks get.
     state: String,
-    seccomp: Option<tong_seccomp::Filter>,
 }
 
-fn setup(a: &InitArgs) -> Result<Exec> {
+fn setup(a: &InitArgs) -> Result<Ready> {
     let plan = a.plan;
-    // If create dies before we are ready, so do we.
-    attrs::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
-    // Not dumpable until execve: nothing in the container may ptrace us or open
-    // our /proc files (CVE-2016-9962, CVE-2019-5736).
-    attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
-    attrs::mark_cloexec_from(3 + a.keep_fds);
-    attrs::reset_signals();
-    if let Some(cg) = a.cgroup {
-        cg.join_self()?;
-    }
-    match a.chan.expect("setup")? {
-        Msg::Proceed => {}
-        m => anyhow::bail!("unexpected message {m:?}"),
-    }
+    child::begin(&a.chan, a.keep_fds, a.cgroup, "setup")?;
     join_late_namespaces(a)?;
     if let Some(h) = plan.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).context("sethostname")?;
@@ -126,106 +108,52 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     }
     nix::unistd::setsid().context("setsid")?;
     if plan.terminal() {
-        console(a)?;
+        let sock = a
+            .console
+            .as_ref()
+            .context("process.terminal is set but no --console-socket was given")?;
+        crate::tty::setup_console(sock, plan.process().console_size().as_ref(), new_mnt)?;
     }
     let p = plan.process();
-    let cwd = p.cwd();
     {
         // One handle on the new `/` for the cwd (made before the root may turn
         // read-only) and the finishing mounts.
         let root = std::fs::File::open("/")?;
-        crate::safe_fs::ensure_dir(root.as_fd(), cwd, 0o755)
-            .with_context(|| format!("create cwd {}", cwd.display()))?;
+        crate::safe_fs::ensure_dir(root.as_fd(), p.cwd(), 0o755)
+            .with_context(|| format!("create cwd {}", p.cwd().display()))?;
         if new_mnt {
             rootfs::finish(plan, root.as_fd())?;
         }
     }
-    attrs::set_rlimits(p)?;
-    attrs::set_io_priority(p)?;
-    attrs::set_scheduler(p)?;
-    attrs::set_lsm_labels(p)?;
-    if !a.no_new_keyring {
-        // A fresh session keyring named as runc names it, so the container
-        // can't see the host's keys.
-        if let Ok(name) = CString::new(format!("_ses.{}", a.id)) {
-            // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) with a live C string.
-            unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) };
-        }
-    }
-    if let Some(umask) = p.user().umask() {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    }
-    let nnp = p.no_new_privileges().unwrap_or(false);
-    if nnp {
-        attrs::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
-    }
-    // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it before
-    // the user switch. With it, as late as possible (just before execve), unless
-    // a NOTIFY listener must still reach the parent.
-    let late_seccomp = match &a.seccomp {
-        Some(f) if nnp && !f.uses_notify() => Some(f.clone()),
-        Some(f) => {
-            install_seccomp(a, f)?;
-            None
-        }
-        None => None,
-    };
-    attrs::switch_user(p, plan.ns.has(T::User))?;
-    nix::unistd::chdir(cwd)
-        .with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
-    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
-    env.extend(a.extra_env.iter().cloned());
-    let env = attrs::with_home(env, p.user().uid());
-    let args = p.args().as_ref().expect("validated args");
-    let path = crate::process::lookup::find(&args[0], &env)?;
-    let cs = |s: &str| CString::new(s).with_context(|| format!("NUL byte in {s:?}"));
-    let exec = Exec {
-        path: CString::new(path.as_os_str().as_encoded_bytes())?,
-        argv: args.iter().map(|s| cs(s)).collect::<Result<_>>()?,
-        envp: env.iter().map(|s| cs(s)).collect::<Result<_>>()?,
-        state,
-        seccomp: late_seccomp,
-    };
+    let exec = child::prepare(&child::Setup {
+        process: p,
+        chan: &a.chan,
+        seccomp: a.seccomp.as_ref(),
+        in_userns: plan.ns.has(T::User),
+        keyring: (!a.no_new_keyring).then_some(a.id),
+        parent_listens_at_exec: false,
+        cwd: child::Cwd::Plain,
+        extra_env: &a.extra_env,
+    })?;
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     a.chan.send(&Msg::Ready)?;
-    Ok(exec)
+    Ok(Ready { exec, state })
 }
 
-fn wait_and_exec(a: &InitArgs, exec: Exec) -> Result<std::convert::Infallible> {
-    // Block until `start` connects and says go.
-    let conn = loop {
-        let conn = match nix::sys::socket::accept4(
-            a.start_sock.as_raw_fd(),
-            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        ) {
-            Ok(fd) => fd,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e).context("wait for start"),
-        };
-        let mut b = [0u8; 1];
-        // The connection stays open (close-on-exec) so `start` sees our execve.
-        if matches!(nix::unistd::read(conn, &mut b), Ok(1)) {
-            break conn;
-        }
-    };
+fn wait_and_exec(a: &InitArgs, r: Ready) -> Result<std::convert::Infallible> {
+    // The connection stays open (close-on-exec) so `start` sees our execve.
+    let conn = start_socket::wait_for_start(&a.start_sock)?;
     let h = a.plan.spec.hooks().as_ref();
     if let Err(e) = hooks::run_all(
         "startContainer",
         h.and_then(|h| h.start_container().as_ref()),
-        &exec.state,
+        &r.state,
     ) {
         // `start` reads this and fails with it.
-        let _ = nix::unistd::write(
-            unsafe { std::os::fd::BorrowedFd::borrow_raw(conn) },
-            format!("{e:#}").as_bytes(),
-        );
+        start_socket::report_failure(conn.as_fd(), &format!("{e:#}"));
         return Err(e);
     }
-    if let Some(f) = &exec.seccomp {
-        f.install().context("install seccomp filter")?;
-    }
-    let e = nix::unistd::execve(&exec.path, &exec.argv, &exec.envp).unwrap_err();
-    Err(e).with_context(|| format!("exec {:?}", exec.path))
+    r.exec.exec(&a.chan)
 }
 
 /// The user namespace (joined or id-mapped), then the namespaces the init makes
@@ -243,9 +171,7 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
         }
     }
     if ns.has(T::User) {
-        // Become the namespace's root so the setup below is privileged there.
-        let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
-        let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+        child::become_userns_root();
     }
     if ns.is_new(T::Time) {
         unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
@@ -269,44 +195,6 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
     }
     if ns.is_new(T::Cgroup) {
         unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
-    }
-    Ok(())
-}
-
-fn console(a: &InitArgs) -> Result<()> {
-    let sock = a
-        .console
-        .as_ref()
-        .context("process.terminal is set but no --console-socket was given")?;
-    let pty = crate::tty::open()?;
-    if let Some(b) = a.plan.process().console_size() {
-        crate::tty::set_size(pty.master.as_raw_fd(), b.height() as u16, b.width() as u16);
-    }
-    // /dev/console is the pty, bound over a file we made (never the image's).
-    if a.plan.ns.is_new(T::Mount) {
-        let root = std::fs::File::open("/")?;
-        let _ = nix::unistd::unlink("/dev/console");
-        let target = crate::safe_fs::touch(root.as_fd(), std::path::Path::new("/dev/console"))?;
-        nix::mount::mount(
-            Some(crate::safe_fs::fd_path(&pty.slave).as_str()),
-            crate::safe_fs::fd_path(&target).as_str(),
-            None::<&str>,
-            nix::mount::MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .context("bind pty to /dev/console")?;
-    }
-    crate::tty::send_fd(sock.as_raw_fd(), pty.master.as_raw_fd(), "/dev/ptmx")?;
-    crate::tty::make_controlling(&pty.slave)?;
-    let _ = pty.number;
-    Ok(())
-}
-
-/// Installs the filter; a NOTIFY listener goes to the parent, which hands it on.
-fn install_seccomp(a: &InitArgs, f: &tong_seccomp::Filter) -> Result<()> {
-    let listener = f.install().context("install seccomp filter")?;
-    if let Some(fd) = listener {
-        a.chan.send_fd(&Msg::SeccompListener, fd.as_raw_fd())?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Process creation and the container init.
 pub mod attrs;
+pub mod child;
 pub mod clone;
 pub mod exec;
 pub mod init;

@@ -140,42 +140,8 @@ pub fn default_config() -> Value {
 
 /// Copies busybox into `rootfs/bin` and links its applets (like hack/mkbundle).
 pub fn make_rootfs(rootfs: &Path) {
-    for d in [
-        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var",
-        "run", "home",
-    ] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    set_mode(&rootfs.join("tmp"), 0o1777);
-    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox"))
-        .expect("copy busybox (apt-get install busybox-static)");
-    set_mode(&rootfs.join("bin/busybox"), 0o755);
-    let list = Command::new(BUSYBOX)
-        .arg("--list-full")
-        .output()
-        .expect("busybox --list-full");
-    for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
-        if applet == "bin/busybox" {
-            continue;
-        }
-        let link = rootfs.join(applet);
-        if link.symlink_metadata().is_ok() {
-            continue;
-        }
-        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-        std::os::unix::fs::symlink("/bin/busybox", &link).unwrap();
-    }
-    std::fs::write(
-        rootfs.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-    )
-    .unwrap();
-    std::fs::write(
-        rootfs.join("etc/group"),
-        "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
-    )
-    .unwrap();
-    std::fs::write(rootfs.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+    tong_testkit::rootfs::make_busybox_rootfs(rootfs)
+        .expect("make busybox rootfs (apt-get install busybox-static)");
 }
 
 pub fn set_mode(p: &Path, mode: u32) {
@@ -282,29 +248,7 @@ pub type Edit = Box<dyn Fn(&mut Bundle)>;
 pub type Steps<'a> = dyn Fn(&Runtime, &str) -> Vec<(String, i32)> + 'a;
 
 pub fn set_pointer(root: &mut Value, pointer: &str, v: Value) {
-    let mut cur = root;
-    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
-    for (i, p) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        if let Value::Array(a) = cur {
-            let idx: usize = p.parse().expect("array index");
-            if last {
-                a[idx] = v;
-                return;
-            }
-            cur = &mut a[idx];
-            continue;
-        }
-        if !cur.is_object() {
-            *cur = json!({});
-        }
-        let obj = cur.as_object_mut().unwrap();
-        if last {
-            obj.insert(p.to_string(), v);
-            return;
-        }
-        cur = obj.entry(p.to_string()).or_insert_with(|| json!({}));
-    }
+    tong_testkit::json::set_pointer(root, pointer, v)
 }
 
 // ---------------------------------------------------------------------------
@@ -598,117 +542,36 @@ impl Drop for Ctx {
             }
         }
         for p in self.cgroup_parents.borrow().iter().rev() {
-            for ctrl in CONTROLLERS.iter().chain(
-                [
-                    "cpuacct",
-                    "hugetlb",
-                    "net_cls",
-                    "perf_event",
-                    "net_prio",
-                    "rdma",
-                    "misc",
-                    "systemd",
-                    "unified",
-                ]
-                .iter(),
-            ) {
-                let _ = std::fs::remove_dir(
-                    Path::new("/sys/fs/cgroup")
-                        .join(ctrl)
-                        .join(p.trim_start_matches('/')),
-                );
+            for d in tong_testkit::cgroups::dirs_of(p) {
+                let _ = std::fs::remove_dir(d);
             }
         }
         // Never rm -rf through a mount (a leaked bind of a host dir): detach first.
-        let w = self.work.to_string_lossy().to_string();
-        for _ in 0..5 {
-            let mut mounts: Vec<String> = mount_points()
-                .into_iter()
-                .filter(|m| m.starts_with(&w))
-                .collect();
-            if mounts.is_empty() {
-                break;
-            }
-            mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-            for m in mounts {
-                let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
-        if mount_points().iter().any(|m| m.starts_with(&w)) {
-            eprintln!("WARNING: mounts remain under {w}; not removing it");
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&self.work);
+        tong_testkit::fsutil::safe_remove(&self.work);
     }
 }
 
 // ---------------------------------------------------------------------------
 // Host-side checks
 
+pub use tong_testkit::mountinfo::MountEntry;
+
 /// Mount points of the calling (host) mount namespace, unescaped.
 pub fn mount_points() -> Vec<String> {
-    mountinfo_lines("/proc/self/mountinfo")
-        .iter()
-        .filter_map(|l| l.split(' ').nth(4).map(unescape_mountinfo))
-        .collect()
+    tong_testkit::mountinfo::mount_points()
 }
 
 pub fn mountinfo_lines(path: &str) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
-pub fn unescape_mountinfo(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-}
-
-/// A parsed line of mountinfo.
-#[derive(Debug, Clone)]
-pub struct MountEntry {
-    pub root: String,
-    pub point: String,
-    pub opts: Vec<String>,
-    pub optional: Vec<String>,
-    pub fstype: String,
-    pub source: String,
-    pub super_opts: Vec<String>,
+    tong_testkit::mountinfo::lines(path)
 }
 
 pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
-    let mut v = Vec::new();
-    for l in text.lines() {
-        let f: Vec<&str> = l.split(' ').collect();
-        let Some(sep) = f.iter().position(|x| *x == "-") else {
-            continue;
-        };
-        if f.len() < sep + 3 || sep < 6 {
-            continue;
-        }
-        v.push(MountEntry {
-            root: unescape_mountinfo(f[3]),
-            point: unescape_mountinfo(f[4]),
-            opts: f[5].split(',').map(String::from).collect(),
-            optional: f[6..sep].iter().map(|s| s.to_string()).collect(),
-            fstype: f[sep + 1].to_string(),
-            source: f[sep + 2].to_string(),
-            super_opts: f
-                .get(sep + 3)
-                .map(|s| s.split(',').map(String::from).collect())
-                .unwrap_or_default(),
-        });
-    }
-    v
+    tong_testkit::mountinfo::parse(text)
 }
 
 /// The last mount at `point` (the visible one).
 pub fn find_mount<'a>(m: &'a [MountEntry], point: &str) -> Option<&'a MountEntry> {
-    m.iter().rev().find(|e| e.point == point)
+    tong_testkit::mountinfo::find(m, point)
 }
 
 pub fn cgroup_dir(ctrl: &str, path: &str) -> PathBuf {
@@ -719,40 +582,13 @@ pub fn cgroup_dir(ctrl: &str, path: &str) -> PathBuf {
 
 /// Whether pid is alive (not a zombie).
 pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => {
-            let rest = &s[s.rfind(')').unwrap() + 2..];
-            !rest.starts_with('Z') && !rest.starts_with('X')
-        }
-        Err(_) => false,
-    }
+    tong_testkit::procs::alive(pid)
 }
 
 /// Pids (other than ours) with an argument equal to `needle` or containing it as
 /// a path component (so that id "t-x-1" does not match "t-x-1-2").
 pub fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
-    let me = std::process::id() as i32;
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).to_string();
-        let hit = cmd
-            .split('\0')
-            .any(|a| a == needle || a.split('/').any(|c| c == needle));
-        let cmd = cmd.replace('\0', " ");
-        if hit && alive(pid) {
-            v.push((pid, cmd));
-        }
-    }
-    v
+    tong_testkit::procs::mentioning(needle)
 }
 
 /// What a container may leave behind; checked by `assert_clean`.
@@ -796,10 +632,9 @@ pub fn assert_clean(l: Leftovers) {
         dir.display()
     );
     let cg = l.cgroup.clone().unwrap_or_else(|| format!("/{}", l.id));
-    for ctrl in CONTROLLERS.iter().chain(["systemd", "unified"].iter()) {
-        let d = cgroup_dir(ctrl, &cg);
-        assert!(!d.exists(), "{}: cgroup {} remains", l.id, d.display());
-    }
+    // Every hierarchy the host has mounted (v1 controllers, named, cgroup2).
+    let left = tong_testkit::cgroups::existing(&cg);
+    assert!(left.is_empty(), "{}: cgroups remain: {left:?}", l.id);
     if let Some(b) = l.bundle {
         let b = b.to_string_lossy().to_string();
         let left: Vec<String> = mountinfo_lines("/proc/self/mountinfo")
@@ -1019,34 +854,12 @@ pub fn with_fds(c: &mut Command, files: &[&File]) {
 
 /// The parent pid of `pid` (from /proc/<pid>/stat).
 pub fn ppid_of(pid: i32) -> Option<i32> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    rest.split(' ').nth(1)?.parse().ok()
+    tong_testkit::procs::ppid_of(pid)
 }
 
 /// Host pids listed in cgroup.procs of `ctrl` for a cgroupsPath (recursively).
 pub fn cg_procs(ctrl: &str, cgroups_path: &str) -> Vec<i32> {
-    fn walk(d: &Path, v: &mut Vec<i32>) {
-        for l in std::fs::read_to_string(d.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-        {
-            if let Ok(p) = l.trim().parse() {
-                v.push(p);
-            }
-        }
-        if let Ok(rd) = std::fs::read_dir(d) {
-            for e in rd.flatten() {
-                if e.path().is_dir() {
-                    walk(&e.path(), v);
-                }
-            }
-        }
-    }
-    let mut v = Vec::new();
-    walk(&cgroup_dir(ctrl, cgroups_path), &mut v);
-    v.sort();
-    v
+    tong_testkit::cgroups::procs_below(&cgroup_dir(ctrl, cgroups_path))
 }
 
 /// Reads a pid file (waits up to 5 s for it to be non-empty).

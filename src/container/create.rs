@@ -1,0 +1,298 @@
+//! The parent side of `create`, in steps a spawner composes (`Launch`): the
+//! state dir (refusing a duplicate id first), the cgroup, placing the first
+//! process, the runtime-namespace hooks, the recorded state and pid file.
+//! One guard undoes whatever was made if any step fails.
+
+use super::guard::Guard;
+use super::spawn::{InitSpawner, Spawner};
+use crate::bundle::{self, Plan};
+use crate::cgroups::{self, Cgroup, SelfJoin};
+use crate::state::{self, Container, State, Status};
+use crate::{debug, hooks, namespaces, paths};
+use anyhow::{bail, Context, Result};
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxNamespaceType as T;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+/// What `create` (and `run`) are asked to do, apart from the bundle.
+pub struct CreateOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub systemd_cgroup: bool,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+pub struct Created {
+    pub container: Container,
+    /// Our child until we exit: its pid can't be reused while unreaped.
+    pub pid: Pid,
+}
+
+/// Checks the id and flags, then loads and validates the bundle.
+pub fn load_plan(bundle: &Path, id: &str, systemd_cgroup: bool) -> Result<Plan> {
+    paths::validate_id(id)?;
+    if systemd_cgroup {
+        bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs manager)");
+    }
+    let plan = bundle::load(bundle, id)?;
+    debug!(
+        "bundle {} loaded, rootfs {}",
+        plan.bundle.display(),
+        plan.rootfs.display()
+    );
+    Ok(plan)
+}
+
+/// `create` of a loaded plan: the init is forked with clone3 (`InitSpawner`).
+/// `console` overrides --console-socket (`run` relaying the terminal itself).
+pub fn create(o: &CreateOpts, plan: &Plan, console: Option<OwnedFd>) -> Result<Created> {
+    let console = match (plan.terminal(), console, o.console_socket) {
+        (true, Some(fd), _) => Some(fd),
+        (true, None, Some(p)) => Some(crate::tty::connect_console(p)?),
+        (true, None, None) => {
+            bail!("cannot allocate tty if tong will detach without setting console socket")
+        }
+        (false, _, _) => None,
+    };
+    create_with(o, plan, InitSpawner { console })
+}
+
+/// `create` with any way of making the container's first process.
+pub fn create_with(o: &CreateOpts, plan: &Plan, spawner: impl Spawner) -> Result<Created> {
+    let mut launch = Launch::begin(o, plan)?;
+    let pid = spawner.spawn(&mut launch)?;
+    launch.finish(pid)
+}
+
+/// A container being made: its locked state dir, its cgroup once prepared,
+/// and the guard that removes all of it unless `finish` is reached.
+pub struct Launch<'a> {
+    pub opts: &'a CreateOpts<'a>,
+    pub plan: &'a Plan,
+    pub container: Container,
+    guard: Guard,
+}
+
+impl<'a> Launch<'a> {
+    /// Makes the state dir (mkdir is the duplicate-id check) and writes a
+    /// first state.json before anything else exists, so that whatever
+    /// follows can be found and removed by `delete --force`.
+    pub fn begin(opts: &'a CreateOpts<'a>, plan: &'a Plan) -> Result<Launch<'a>> {
+        let state = State {
+            id: opts.id.to_string(),
+            oci_version: plan.spec.version().clone(),
+            pid: 0,
+            pid_start_time: 0,
+            bundle: plan.bundle.clone(),
+            rootfs: plan.rootfs.clone(),
+            created: state::now_rfc3339_nano(),
+            annotations: plan
+                .spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            cgroup_path: plan.cgroup_path.clone(),
+            owns_cgroup: true,
+            hooks: plan.spec.hooks().clone(),
+            created_ok: false,
+            process: plan.spec.process().clone(),
+            namespaces: plan.ns.list.iter().map(|n| n.typ).collect(),
+            seccomp: plan.linux().and_then(|l| l.seccomp().clone()),
+        };
+        let container = Container::create_dir(opts.root, state)?;
+        let mut guard = Guard::default();
+        guard.state_dir(container.dir.clone());
+        Ok(Launch {
+            opts,
+            plan,
+            container,
+            guard,
+        })
+    }
+
+    /// Opens the container's cgroup (removed on failure from now on). When
+    /// the first process can join it by itself (`self_join_possible`) the
+    /// cgroup is made and its resources applied before the process exists;
+    /// the returned `SelfJoin` says where it goes.
+    pub fn prepare_cgroup(&mut self) -> Result<Option<SelfJoin>> {
+        let plan = self.plan;
+        let cg = self.guard.cgroup(Cgroup::open(
+            &plan.cgroup_path,
+            self.opts.id,
+            self.opts.systemd_cgroup,
+        )?);
+        let self_join = if self_join_possible(plan) {
+            cg.prepare_self_join(true)?
+        } else {
+            None
+        };
+        if self_join.is_some() {
+            // The cgroup is complete before anyone is in it.
+            apply_resources(plan, cg)?;
+        }
+        Ok(self_join)
+    }
+
+    /// The container's process `pid` (our child) is killed on failure.
+    pub fn adopt(&mut self, pid: Pid, pidfd: OwnedFd) {
+        self.guard.child(pid, pidfd);
+    }
+
+    /// Places the first process: into its cgroup (unless it joins by itself
+    /// or was born there), with the resources, its id maps, oom_score_adj.
+    pub fn place(
+        &self,
+        pid: Pid,
+        self_join: Option<&SelfJoin>,
+        born_in_cgroup: bool,
+    ) -> Result<()> {
+        let plan = self.plan;
+        let cg = self.guard.cgroup_ref().context("cgroup not prepared")?;
+        match self_join {
+            Some(s) if !born_in_cgroup => s.join_unified(pid)?,
+            Some(_) => {}
+            None => {
+                cg.add(pid)?;
+                apply_resources(plan, cg)?;
+            }
+        }
+        if plan.ns.is_new(T::User) {
+            let l = plan.linux().context("user namespace without linux")?;
+            namespaces::write_id_maps(
+                pid.as_raw(),
+                l.uid_mappings().as_deref().unwrap_or(&[]),
+                l.gid_mappings().as_deref().unwrap_or(&[]),
+            )?;
+        }
+        if let Some(adj) = plan.process().oom_score_adj() {
+            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+                .with_context(|| format!("set oom_score_adj {adj}"))?;
+        }
+        Ok(())
+    }
+
+    /// prestart and createRuntime hooks, in the runtime's namespaces, once
+    /// the container's mounts are in place. Returns the state they were
+    /// given (the container's own hooks get the same).
+    pub fn runtime_hooks(&self, pid: Pid) -> Result<String> {
+        let state = self
+            .container
+            .state
+            .hook_json(Status::Creating, pid.as_raw());
+        let h = self.plan.spec.hooks().as_ref();
+        hooks::run_all("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
+        hooks::run_all(
+            "createRuntime",
+            h.and_then(|h| h.create_runtime().as_ref()),
+            &state,
+        )?;
+        Ok(state)
+    }
+
+    /// runc's hand-over of a seccomp NOTIFY listener to linux.seccomp.listenerPath.
+    pub fn seccomp_listener(&self, pid: Pid, fd: &OwnedFd) -> Result<()> {
+        let st = self
+            .container
+            .state
+            .hook_json(Status::Creating, pid.as_raw());
+        send_seccomp_listener(
+            self.plan.linux().and_then(|l| l.seccomp().as_ref()),
+            &st,
+            fd,
+        )
+    }
+
+    /// In the forked child: the state lock must not live on in it, and its
+    /// copy of the guard must never undo anything.
+    pub fn forget_in_child(&mut self) {
+        self.container.unlock();
+        std::mem::take(&mut self.guard).forget();
+    }
+
+    /// The first process is ready: records its pid and start time, the
+    /// recovery record and the pid file; from here nothing is undone.
+    pub fn finish(mut self, pid: Pid) -> Result<Created> {
+        let c = &mut self.container;
+        c.state.pid = pid.as_raw();
+        c.state.pid_start_time =
+            state::start_time(pid.as_raw()).context("container init exited during create")?;
+        c.state.created_ok = true;
+        c.save()?;
+        c.save_recovery()?;
+        if let Some(f) = self.opts.pid_file {
+            super::write_pid_file(f, pid.as_raw())?;
+        }
+        debug!("container {} created", self.opts.id);
+        let Launch {
+            container, guard, ..
+        } = self;
+        guard.disarm();
+        Ok(Created { container, pid })
+    }
+}
+
+/// The init can enter its cgroup itself (`Cgroup::prepare_self_join`) when it
+/// starts in our user namespace, and our mount and cgroup namespaces show it
+/// the same cgroup paths they show us.
+fn self_join_possible(plan: &Plan) -> bool {
+    !plan.ns.is_new(T::User)
+        && [T::Mount, T::Cgroup]
+            .iter()
+            .all(|t| plan.ns.get(*t).is_none_or(|n| n.path.is_none()))
+}
+
+fn apply_resources(plan: &Plan, cg: &Cgroup) -> Result<()> {
+    let l = plan.linux();
+    let resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
+    let devices = cgroups::device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));
+    cg.apply(&resources, &devices)?;
+    cg.restrict_devices(&resources, &devices)
+}
+
+/// Hands a NOTIFY listener to the agent at linux.seccomp.listenerPath with
+/// the container's state (runc's format); create and exec both do.
+pub fn send_seccomp_listener(
+    cfg: Option<&oci_spec::runtime::LinuxSeccomp>,
+    state_json: &str,
+    fd: &OwnedFd,
+) -> Result<()> {
+    use std::os::fd::AsFd;
+    let cfg = cfg.context("seccomp listener without linux.seccomp")?;
+    let path = cfg
+        .listener_path()
+        .as_ref()
+        .context("linux.seccomp.listenerPath is not set")?;
+    let st: serde_json::Value = serde_json::from_str(state_json)?;
+    tong_seccomp::send_listener(
+        path,
+        fd.as_fd(),
+        &st,
+        cfg.listener_metadata().as_deref().unwrap_or(""),
+    )
+    .map_err(|e| anyhow::anyhow!("seccomp listener: {e}"))
+}
+
+/// linux.seccomp compiled before the fork (create: the config; exec: the
+/// profile recorded in state.json).
+pub fn compile_seccomp(
+    cfg: Option<&oci_spec::runtime::LinuxSeccomp>,
+) -> Result<Option<tong_seccomp::Filter>> {
+    let Some(cfg) = cfg else {
+        return Ok(None);
+    };
+    let f = tong_seccomp::compile(cfg).map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?;
+    if !f.skipped_syscalls().is_empty() {
+        debug!(
+            "seccomp: unknown syscalls skipped: {}",
+            f.skipped_syscalls().join(" ")
+        );
+    }
+    Ok(Some(f))
+}

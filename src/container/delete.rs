@@ -1,0 +1,101 @@
+//! Ending a container: signalling all its processes, and `delete` (kill if
+//! asked, remove the cgroup, poststop hooks, remove the state dir), also
+//! when its state.json can no longer be read.
+
+use crate::cgroups::Cgroup;
+use crate::signals;
+use crate::state::{Container, Corrupt, NotExist, Status};
+use crate::{debug, hooks};
+use anyhow::{bail, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let c = match Container::load(root, id) {
+        Ok(c) => c,
+        Err(e) if e.is::<NotExist>() && force => return Ok(()),
+        Err(e) if force && e.is::<Corrupt>() => {
+            // state.json can't be trusted: fall back to the recovery record
+            // (or the default cgroup) to kill the init and remove the cgroup.
+            let dir = e.downcast_ref::<Corrupt>().expect("checked").dir.clone();
+            crate::logging::warn(&format!("{e}; removing {}", dir.display()));
+            force_remove_corrupt(&dir, id);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    if c.status().can_delete(id, force)? {
+        kill_and_wait(&c)?;
+    }
+    destroy(&c)
+}
+
+fn force_remove_corrupt(dir: &Path, id: &str) {
+    let (pid, start, cgroup) = crate::state::read_recovery(dir).unwrap_or((
+        0,
+        0,
+        std::path::PathBuf::from(format!("/{id}")),
+    ));
+    if pid > 0 && crate::state::process_matches(pid, start) {
+        let _ = signals::send_verified(pid, start, libc::SIGKILL);
+    }
+    for p in crate::cgroups::pids_of(&cgroup) {
+        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+    }
+    if let Ok(cg) = Cgroup::open(&cgroup, id, false) {
+        let _ = cg.freeze(false);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid > 0 && crate::state::process_matches(pid, start) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = crate::cgroups::teardown(&cgroup);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn kill_and_wait(c: &Container) -> Result<()> {
+    signal_all(c, libc::SIGKILL)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.init_alive() {
+        if Instant::now() > deadline {
+            bail!("container init {} did not die after SIGKILL", c.state.pid);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// Removes a stopped container: its cgroup, then poststop hooks, then its state dir.
+pub fn destroy(c: &Container) -> Result<()> {
+    if c.state.owns_cgroup {
+        crate::cgroups::teardown(&c.state.cgroup_path)?;
+    }
+    let state = c.state.hook_json(Status::Stopped, 0);
+    hooks::run_all_warn(
+        "poststop",
+        c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()),
+        &state,
+    );
+    c.remove_dir()?;
+    debug!("container {} deleted", c.state.id);
+    Ok(())
+}
+
+/// Signals every process in the container's cgroup (the init alone if the
+/// cgroup lists none); a paused container is thawed after a SIGKILL so the
+/// signal is delivered.
+pub fn signal_all(c: &Container, sig: i32) -> Result<()> {
+    let paused = c.status() == Status::Paused;
+    let pids = crate::cgroups::pids_of(&c.state.cgroup_path);
+    for pid in &pids {
+        let _ = nix::sys::signal::kill(*pid, nix::sys::signal::Signal::try_from(sig).ok());
+    }
+    if pids.is_empty() && c.init_alive() {
+        signals::send_verified(c.state.pid, c.state.pid_start_time, sig)?;
+    }
+    // A frozen process gets SIGKILL only once thawed.
+    if paused && sig == libc::SIGKILL {
+        Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?.freeze(false)?;
+    }
+    Ok(())
+}

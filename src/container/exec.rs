@@ -1,0 +1,156 @@
+//! The parent side of `exec`: a new process in a running container's
+//! namespaces and cgroup. It is forked in the container's pid namespace
+//! (the parent stands in it for the clone), born into its cgroup where it
+//! can be, placed, then driven until it execs (EOF on the sync socket) or
+//! reports an error; the guard kills it on any failure.
+
+use super::create::{compile_seccomp, send_seccomp_listener};
+use super::guard::Guard;
+use crate::cgroups::Cgroup;
+use crate::namespaces::flag;
+use crate::process::clone::{clone3_into, Forked};
+use crate::process::exec::{self as child, ExecChildArgs};
+use crate::state::{Container, Status};
+use crate::sync::{self, Msg};
+use crate::{debug, signals};
+use anyhow::{bail, Context, Result};
+use nix::sched::{setns, CloneFlags};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType as T, Process};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+pub struct ExecOpts<'a> {
+    pub process: Process,
+    /// The connected console socket (process.terminal).
+    pub console: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    /// --cgroup: sub-cgroups of the container's (PATH or CONTROLLER:PATH).
+    pub sub_cgroups: &'a [String],
+    pub pid_file: Option<&'a Path>,
+}
+
+/// Starts `o.process` in container `c` (whose status the caller checked);
+/// returns its pid once it has exec'd. It is our child: the caller waits
+/// for it or leaves it (-d).
+pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
+    let init_pidfd = signals::pidfd_open(c.state.pid)?;
+    if !c.init_alive() {
+        bail!("cannot exec in a stopped container");
+    }
+    let mut join = CloneFlags::empty();
+    for t in &c.state.namespaces {
+        if *t != T::Pid {
+            join |= flag(*t);
+        }
+    }
+    let in_userns = c.state.namespaces.contains(&T::User);
+    let has_pidns = c.state.namespaces.contains(&T::Pid);
+    let cgroup = Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?;
+    let cgroup_path = c.state.cgroup_path.clone();
+    let seccomp = compile_seccomp(c.state.seccomp.as_ref())?;
+    let seccomp_cfg = c.state.seccomp.clone();
+    let state_json = c.state.hook_json(Status::Running, c.state.pid);
+    let id = c.state.id.clone();
+    // The child must not inherit the state lock.
+    drop(c);
+    let (parent, chan) = sync::pair()?;
+    let saved_pidns = if has_pidns {
+        let own = std::fs::File::open("/proc/self/ns/pid_for_children")?;
+        // SAFETY: setns(2) on a pidfd.
+        if unsafe { libc::setns(init_pidfd.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("enter the container's pid namespace");
+        }
+        Some(own)
+    } else {
+        None
+    };
+    // The child moves itself into the v1 hierarchies and is born into the
+    // cgroup2 one: no pid written to cgroup.procs (see cgroups::v1::write_procs).
+    // Not with --cgroup: the parent moves it on to sub-cgroups, after the join.
+    let self_join = if o.sub_cgroups.is_empty() {
+        cgroup.prepare_self_join(false)?
+    } else {
+        None
+    };
+    let unified = self_join.as_ref().and_then(|s| s.unified_fd());
+    let forked = clone3_into(0, unified.as_ref().map(|f| f.as_fd()));
+    if let Ok((Forked::Child, _)) = forked {
+        drop(parent);
+        child::run(ExecChildArgs {
+            chan,
+            init_pidfd,
+            join,
+            in_userns,
+            process: o.process,
+            console: o.console,
+            keep_fds: o.preserve_fds,
+            seccomp,
+            cgroup: self_join.as_ref(),
+        });
+    }
+    if let Some(own) = saved_pidns {
+        setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
+            .context("return to the runtime's pid namespace")?;
+    }
+    drop(unified);
+    let (Forked::Parent { pid, pidfd }, born_in_cgroup) = forked? else {
+        unreachable!("the exec child never returns")
+    };
+    drop((chan, o.console));
+    let mut guard = Guard::default();
+    guard.child(pid, pidfd);
+    match &self_join {
+        Some(s) if !born_in_cgroup => s.join_unified(pid)?,
+        Some(_) => {}
+        None => cgroup.add(pid)?,
+    }
+    join_sub_cgroups(&cgroup_path, o.sub_cgroups, pid)?;
+    parent.send(&Msg::Proceed)?;
+    loop {
+        match parent.recv_with_fd()? {
+            None => break,
+            Some((Msg::SeccompListener, Some(fd))) => {
+                // As runc: each exec'd process's listener goes to the agent too.
+                send_seccomp_listener(seccomp_cfg.as_ref(), &state_json, &fd)?;
+            }
+            Some((Msg::Error(e), _)) => bail!("{e}"),
+            Some((m, _)) => bail!("unexpected message {m:?}"),
+        }
+    }
+    debug!("exec'd pid {pid} in container {id}");
+    guard.disarm();
+    if let Some(f) = o.pid_file {
+        super::write_pid_file(f, pid.as_raw())?;
+    }
+    Ok(pid)
+}
+
+/// With --cgroup, a sub-cgroup of the container's (PATH for every controller,
+/// CONTROLLER:PATH for one, on cgroup v1).
+fn join_sub_cgroups(base: &Path, subs: &[String], pid: Pid) -> Result<()> {
+    for s in subs {
+        let (ctrl, path) = match s.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, s.as_str()),
+        };
+        let rel = base
+            .strip_prefix("/")
+            .unwrap_or(base)
+            .join(path.trim_start_matches('/'));
+        let dirs: Vec<std::path::PathBuf> = match ctrl {
+            Some(c) => vec![Path::new("/sys/fs/cgroup").join(c).join(&rel)],
+            None => {
+                let sub = Cgroup::open(&Path::new("/").join(&rel), "exec", false)?;
+                sub.add(pid)?;
+                continue;
+            }
+        };
+        for d in dirs {
+            std::fs::write(d.join("cgroup.procs"), pid.to_string())
+                .with_context(|| format!("join sub-cgroup {}", d.display()))?;
+        }
+    }
+    Ok(())
+}

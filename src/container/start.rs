@@ -1,0 +1,24 @@
+//! `start`: tells a created container's init to exec the user process, waits
+//! until it has (the init's connection closes on exec), then runs poststart hooks.
+
+use crate::state::{Container, Status};
+use crate::{debug, hooks, start_socket};
+use anyhow::Result;
+
+/// `c` is loaded and locked (`run` has it from create).
+pub fn start(c: &Container) -> Result<()> {
+    c.status().can_start()?;
+    let dir = std::fs::File::open(&c.dir)?;
+    let conn = start_socket::release(&dir)?;
+    // From here the container counts as started, whatever happens next.
+    let _ = std::fs::remove_file(c.start_sock_path());
+    start_socket::outcome(&conn)?;
+    debug!("container {} started", c.state.id);
+    let state = c.state.hook_json(Status::Running, c.state.pid);
+    hooks::run_all_warn(
+        "poststart",
+        c.state.hooks.as_ref().and_then(|h| h.poststart().as_ref()),
+        &state,
+    );
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The start-up steps every child that becomes a container process takes,
+//! the init and the exec child alike, in one place and one order:
+//!
+//! 1. `begin`: die with the parent, not dumpable, inherited fds close-on-exec,
+//!    default signals, into the v1 cgroups, then wait for the parent's Proceed;
+//! 2. (the caller's own steps: namespaces, mounts, terminal);
+//! 3. `prepare`: rlimits, I/O priority, scheduler, LSM labels, session
+//!    keyring, umask, no_new_privs, seccomp (before the user switch when it
+//!    needs CAP_SYS_ADMIN), user and capabilities, cwd, environment and the
+//!    executable lookup: everything that can fail, before Ready;
+//! 4. `Exec::exec`: the late seccomp filter, then execve.
+
+use crate::cgroups::SelfJoin;
+use crate::process::attrs;
+use crate::sync::{Channel, Msg};
+use anyhow::{Context, Result};
+use oci_spec::runtime::Process;
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+
+/// First thing in the child: it dies with its parent, nothing in the
+/// container may ptrace it or open its /proc files until execve
+/// (CVE-2016-9962, CVE-2019-5736), inherited fds from 3 + `keep_fds` are
+/// close-on-exec, signals are back to their defaults, and it moves itself
+/// into the v1 cgroups (`cgroup`). Then it waits for Proceed.
+pub fn begin(chan: &Channel, keep_fds: u32, cgroup: Option<&SelfJoin>, what: &str) -> Result<()> {
+    attrs::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
+    attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
+    attrs::mark_cloexec_from(3 + keep_fds);
+    attrs::reset_signals();
+    if let Some(cg) = cgroup {
+        cg.join_self()?;
+    }
+    match chan.expect(what)? {
+        Msg::Proceed => Ok(()),
+        m => anyhow::bail!("unexpected message {m:?}"),
+    }
+}
+
+/// Becomes root of the user namespace just joined or made, so the steps
+/// that follow are privileged in it.
+pub fn become_userns_root() {
+    use nix::unistd::{Gid, Uid};
+    let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+    let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+}
+
+/// How the cwd is entered.
+pub enum Cwd {
+    /// A plain chdir: the init made the cwd inside its new root already
+    /// (`safe_fs::ensure_dir`), so the path is known to resolve inside it.
+    Plain,
+    /// Resolved inside our root with no magic links (`attrs::safe_chdir`):
+    /// the exec child enters a root it did not set up.
+    Safe,
+}
+
+pub struct Setup<'a> {
+    pub process: &'a Process,
+    /// Where a seccomp NOTIFY listener goes.
+    pub chan: &'a Channel,
+    pub seccomp: Option<&'a tong_seccomp::Filter>,
+    pub in_userns: bool,
+    /// A new session keyring `_ses.<id>` (the init, without --no-new-keyring).
+    pub keyring: Option<&'a str>,
+    /// Whether the parent still listens when `Exec::exec` runs (exec: yes;
+    /// the init: no, the parent is gone after Ready), which decides whether
+    /// a filter with a NOTIFY listener may be installed late.
+    pub parent_listens_at_exec: bool,
+    pub cwd: Cwd,
+    /// Appended to process.env (LISTEN_FDS for the init).
+    pub extra_env: &'a [String],
+}
+
+/// What is left once everything that can fail was done: the filter that
+/// goes on last, and the execve.
+pub struct Exec {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    seccomp: Option<tong_seccomp::Filter>,
+}
+
+/// The process attributes, in order (see the module's comment).
+pub fn prepare(s: &Setup) -> Result<Exec> {
+    let p = s.process;
+    attrs::set_rlimits(p)?;
+    attrs::set_io_priority(p)?;
+    attrs::set_scheduler(p)?;
+    attrs::set_lsm_labels(p)?;
+    if let Some(id) = s.keyring {
+        // A fresh session keyring named as runc names it, so the container
+        // can't see the host's keys.
+        if let Ok(name) = CString::new(format!("_ses.{id}")) {
+            // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) with a live C string.
+            unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) };
+        }
+    }
+    if let Some(umask) = p.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    }
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if nnp {
+        attrs::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
+    }
+    // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it
+    // before the user switch. With it, as late as possible (just before
+    // execve), unless a NOTIFY listener must reach a parent that is gone by then.
+    let late_seccomp = match s.seccomp {
+        Some(f) if nnp && (s.parent_listens_at_exec || !f.uses_notify()) => Some(f.clone()),
+        Some(f) => {
+            install_seccomp(s.chan, f)?;
+            None
+        }
+        None => None,
+    };
+    attrs::switch_user(p, s.in_userns)?;
+    let cwd = p.cwd();
+    match s.cwd {
+        Cwd::Plain => nix::unistd::chdir(cwd)
+            .with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?,
+        Cwd::Safe => attrs::safe_chdir(cwd)?,
+    }
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    env.extend(s.extra_env.iter().cloned());
+    let env = attrs::with_home(env, p.user().uid());
+    let args = p.args().as_deref().unwrap_or_default();
+    let arg0 = args.first().context("process args cannot be empty")?;
+    let path = crate::process::lookup::find(arg0, &env)?;
+    let cs = |s: &String| CString::new(s.as_str()).with_context(|| format!("NUL byte in {s:?}"));
+    Ok(Exec {
+        path: CString::new(path.as_os_str().as_encoded_bytes())?,
+        argv: args.iter().map(cs).collect::<Result<_>>()?,
+        envp: env.iter().map(cs).collect::<Result<_>>()?,
+        seccomp: late_seccomp,
+    })
+}
+
+impl Exec {
+    /// The late seccomp filter, then execve; returns only on failure.
+    pub fn exec(self, chan: &Channel) -> Result<std::convert::Infallible> {
+        if let Some(f) = &self.seccomp {
+            install_seccomp(chan, f)?;
+        }
+        let e = nix::unistd::execve(&self.path, &self.argv, &self.envp).unwrap_err();
+        Err(e).with_context(|| format!("exec {:?}", self.path))
+    }
+}
+
+/// Installs the filter; a NOTIFY listener goes to the parent, which hands it on.
+fn install_seccomp(chan: &Channel, f: &tong_seccomp::Filter) -> Result<()> {
+    if let Some(fd) = f.install().context("install seccomp filter")? {
+        chan.send_fd(&Msg::SeccompListener, fd.as_raw_fd())?;
+    }
+    Ok(())
+}
