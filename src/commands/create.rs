@@ -304,7 +304,7 @@ pub fn create_planned(
                 parent.send(&Msg::HooksDone { state })?;
             }
             Msg::Ready => break,
-            m => bail!("unexpected message from init: {m:?}"),
+            m => bail!("unexpected message from init: {m}"),
         }
     }
     c.state.pid = pid.as_raw();

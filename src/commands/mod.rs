@@ -1,4 +1,5 @@
 //! One file per command: load what it needs, act, print.
+pub mod completion;
 pub mod create;
 pub mod delete;
 pub mod events;

@@ -46,7 +46,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     }
     match a.chan.expect("joining the container")? {
         Msg::Proceed => {}
-        m => anyhow::bail!("unexpected message {m:?}"),
+        m => anyhow::bail!("unexpected message {m}"),
     }
     // SAFETY: setns(2) on a pidfd with namespace flags.
     if unsafe { libc::setns(a.init_pidfd.as_raw_fd(), a.join.bits()) } != 0 {
@@ -87,7 +87,10 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     let args = p.args().clone().unwrap_or_default();
     let arg0 = args.first().context("exec args cannot be empty")?;
     let path = crate::process::lookup::find(arg0, &env)?;
-    let cs = |s: &String| CString::new(s.as_str()).with_context(|| format!("NUL byte in {s:?}"));
+    let cs = |s: &String| {
+        CString::new(s.as_str())
+            .with_context(|| format!("NUL byte in {}", crate::logging::go_quote(s)))
+    };
     let argv: Vec<CString> = args.iter().map(cs).collect::<Result<_>>()?;
     let envp: Vec<CString> = env.iter().map(cs).collect::<Result<_>>()?;
     let path = CString::new(path.as_os_str().as_encoded_bytes())?;
@@ -98,7 +101,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     // The sync socket is close-on-exec: the parent sees EOF once we are exec'd.
     let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
-    Err(e).with_context(|| format!("exec {path:?}"))
+    Err(e).with_context(|| format!("exec {}", crate::logging::go_quote(&path.to_string_lossy())))
 }
 
 fn install_seccomp(chan: &Channel, f: &tong_seccomp::Filter) -> Result<()> {

@@ -88,7 +88,7 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     }
     match a.chan.expect("setup")? {
         Msg::Proceed => {}
-        m => anyhow::bail!("unexpected message {m:?}"),
+        m => anyhow::bail!("unexpected message {m}"),
     }
     join_late_namespaces(a)?;
     if let Some(h) = plan.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
@@ -109,7 +109,7 @@ fn setup(a: &InitArgs) -> Result<Exec> {
         a.chan.send(&Msg::RunHooks)?;
         match a.chan.expect("hooks")? {
             Msg::HooksDone { state: s } => state = s,
-            m => anyhow::bail!("unexpected message {m:?}"),
+            m => anyhow::bail!("unexpected message {m}"),
         }
         let h = plan.spec.hooks().as_ref();
         hooks::run_all(
@@ -178,7 +178,9 @@ fn setup(a: &InitArgs) -> Result<Exec> {
     let env = attrs::with_home(env, p.user().uid());
     let args = p.args().as_ref().expect("validated args");
     let path = crate::process::lookup::find(&args[0], &env)?;
-    let cs = |s: &str| CString::new(s).with_context(|| format!("NUL byte in {s:?}"));
+    let cs = |s: &str| {
+        CString::new(s).with_context(|| format!("NUL byte in {}", crate::logging::go_quote(s)))
+    };
     let exec = Exec {
         path: CString::new(path.as_os_str().as_encoded_bytes())?,
         argv: args.iter().map(|s| cs(s)).collect::<Result<_>>()?,
@@ -225,7 +227,12 @@ fn wait_and_exec(a: &InitArgs, exec: Exec) -> Result<std::convert::Infallible> {
         f.install().context("install seccomp filter")?;
     }
     let e = nix::unistd::execve(&exec.path, &exec.argv, &exec.envp).unwrap_err();
-    Err(e).with_context(|| format!("exec {:?}", exec.path))
+    Err(e).with_context(|| {
+        format!(
+            "exec {}",
+            crate::logging::go_quote(&exec.path.to_string_lossy())
+        )
+    })
 }
 
 /// The user namespace (joined or id-mapped), then the namespaces the init makes
@@ -260,8 +267,9 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
             ));
         }
         if !data.is_empty() {
-            std::fs::write("/proc/self/timens_offsets", &data)
-                .with_context(|| format!("write time offsets {data:?}"))?;
+            std::fs::write("/proc/self/timens_offsets", &data).with_context(|| {
+                format!("write time offsets {}", crate::logging::go_quote(&data))
+            })?;
         }
         let f = std::fs::File::open("/proc/self/ns/time_for_children")?;
         setns(f.as_fd(), CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
