@@ -136,12 +136,13 @@ fn rustc_version() -> String {
         .unwrap_or_default()
 }
 
-/// `TONG_COMMIT` for `--version`: `git describe --always --dirty` of the
-/// checkout, `$TONG_COMMIT` when a packager sets it (a build from a tarball),
-/// or "unknown". The script reruns when HEAD moves (a commit, a checkout, a
-/// tag), never on every build: it watches HEAD, the ref HEAD names (or
-/// packed-refs, where that ref lives once packed) and refs/tags, not the
-/// work tree, so "-dirty" tells the state of the last build that ran it.
+/// `TONG_COMMIT` for `--version`: `git describe --always --dirty --long` of
+/// the checkout (runc's form, `v1.1.5-0-gf19387a6`; the bare hash before the
+/// first tag), `$TONG_COMMIT` when a packager sets it (a build from a
+/// tarball), or "unknown". The script reruns when HEAD moves (a commit, a
+/// checkout, a tag), never on every build: it watches HEAD, the branch HEAD
+/// names, refs/tags and packed-refs, not the work tree, so "-dirty" tells the
+/// state of the last build that ran it.
 fn version_info(rustc_version: &str) {
     println!("cargo:rerun-if-env-changed=TONG_COMMIT");
     let rustc = if rustc_version.is_empty() {
@@ -165,29 +166,27 @@ fn git_commit() -> Option<String> {
         output("git", &all).filter(|s| !s.is_empty())
     };
     // Paths git prints are relative to `dir` unless absolute.
+    // A missing path would make cargo rerun the script on every build.
     let watch = |rel: &str| {
         let path = std::path::Path::new(&dir).join(rel);
         if path.exists() {
             println!("cargo:rerun-if-changed={}", path.display());
-            true
-        } else {
-            false
         }
     };
-    let describe = git(&["describe", "--always", "--dirty"])?;
+    let describe = git(&["describe", "--always", "--dirty", "--long"])?;
     if let Some(head) = git(&["rev-parse", "--git-path", "HEAD"]) {
         watch(&head);
     }
-    if let Some(name) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        let loose = git(&["rev-parse", "--git-path", &name]);
-        if !loose.is_some_and(|p| watch(&p)) {
-            if let Some(packed) = git(&["rev-parse", "--git-path", "packed-refs"]) {
-                watch(&packed);
-            }
+    // The branch and the tags, loose or packed (git gc moves them there).
+    let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+    for r in branch
+        .iter()
+        .map(String::as_str)
+        .chain(["refs/tags", "packed-refs"])
+    {
+        if let Some(path) = git(&["rev-parse", "--git-path", r]) {
+            watch(&path);
         }
-    }
-    if let Some(tags) = git(&["rev-parse", "--git-path", "refs/tags"]) {
-        watch(&tags);
     }
     Some(describe)
 }

@@ -83,7 +83,12 @@ pub fn error(msg: &str) {
 /// "thread 'main' panicked" and an abort.
 pub fn report_panics(fail_code: i32) {
     std::panic::set_hook(Box::new(move |info| {
-        let what = info.payload_as_str().unwrap_or("unknown cause");
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unknown cause");
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
