@@ -50,29 +50,38 @@ fn version() {
                 .find_map(|l| l.strip_prefix(&format!("{k}: ")))
                 .unwrap_or_else(|| panic!("no {k}: line in {:?}", o.stdout))
         };
-        // The commit is `git describe` of this checkout (HEAD's hash at its
-        // end), or "unknown" outside one.
-        let head = std::process::Command::new("git")
-            .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        // The commit is `git describe --long` of this checkout (its hash at
+        // the end: a commit of this repository, HEAD or an ancestor when a
+        // commit landed during the build), or "unknown" outside one.
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(env!("CARGO_MANIFEST_DIR"))
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
         let commit = field("commit");
-        match &head {
+        match git(&["rev-parse", "HEAD"]) {
             Some(head) => {
-                let hash = commit
-                    .trim_end_matches("-dirty")
-                    .rsplit('-')
-                    .next()
-                    .unwrap();
-                let hash = hash
-                    .strip_prefix('g')
-                    .filter(|_| commit.contains('-'))
-                    .unwrap_or(hash);
+                let described = commit.trim_end_matches("-dirty");
+                // v0.1.0-12-gabc1234, or abc1234 before the first tag
+                let hash = match described.rsplit_once("-g") {
+                    Some((tag, h)) => {
+                        assert!(tag.rsplit_once('-').is_some(), "--long form: {commit:?}");
+                        h
+                    }
+                    None => described,
+                };
                 assert!(
-                    hash.len() >= 7 && head.starts_with(hash),
-                    "commit {commit:?}, HEAD {head}"
+                    hash.len() >= 7 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+                    "commit {commit:?}"
+                );
+                assert!(
+                    git(&["merge-base", "--is-ancestor", hash, &head]).is_some(),
+                    "commit {commit:?} is not HEAD ({head}) or an ancestor"
                 );
             }
             None => assert_eq!(commit, "unknown"),
