@@ -8,7 +8,7 @@
 #   4. `apt-get purge tong` removes it: dpkg knows no tong and none of its
 #      files is left.
 # The machine is restored even when a step fails (the container deleted, the
-# package purged, the temp dir removed). A tong package installed before the
+# package purged, the temp dir and podman's /run/containers removed). A tong package installed before the
 # test is left alone: the test refuses to run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,7 @@ cleanup() {
 	if dpkg-query -W tong >/dev/null 2>&1; then
 		apt purge tong >/dev/null 2>&1 || dpkg --purge tong >/dev/null 2>&1
 	fi
+	[ -n "${made_run_containers:-}" ] && rmdir /run/containers/networks /run/containers 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -101,6 +102,9 @@ if command -v containerd >/dev/null; then
 		grep -q 'BinaryName = "/usr/bin/tong"' <<<"$(containerd --config "$ex/containerd-config.toml" config dump 2>&1)"
 fi
 if command -v podman >/dev/null; then
+	# podman makes netavark's run directory even for `info`; ours to remove
+	# only if it was not there before.
+	[ -e /run/containers ] || made_run_containers=1
 	p=$tmp/podman
 	rt=$(CONTAINERS_CONF=$ex/containers.conf timeout 60 podman --root "$p/root" --runroot "$p/run" \
 		--tmpdir "$p/tmp" --network-config-dir "$p/net" --storage-driver vfs --events-backend none \
