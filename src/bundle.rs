@@ -105,19 +105,22 @@ fn validate_process(spec: &Spec) -> Result<()> {
     }
     if !p.cwd().is_absolute() {
         bail!(
-            "config.json: process.cwd {:?} must be an absolute path",
-            p.cwd()
+            "config.json: process.cwd {} must be an absolute path",
+            crate::logging::go_quote(&p.cwd().to_string_lossy())
         );
     }
     for e in p.env().iter().flatten() {
         if !e.contains('=') {
-            bail!("config.json: process.env entry {e:?} is not KEY=VALUE");
+            bail!(
+                "config.json: process.env entry {} is not KEY=VALUE",
+                crate::logging::go_quote(e)
+            );
         }
     }
     for r in p.rlimits().iter().flatten() {
         if r.soft() > r.hard() {
             bail!(
-                "config.json: rlimit {:?}: soft limit {} is above hard limit {}",
+                "config.json: rlimit {}: soft limit {} is above hard limit {}",
                 r.typ(),
                 r.soft(),
                 r.hard()
@@ -186,7 +189,10 @@ fn validate_linux(spec: &Spec, ns: &NsPlan) -> Result<()> {
     }
     if let Some(prop) = linux.rootfs_propagation() {
         if !prop.is_empty() && crate::rootfs::options::propagation(prop).is_none() {
-            bail!("config.json: invalid linux.rootfsPropagation {prop:?}");
+            bail!(
+                "config.json: invalid linux.rootfsPropagation {}",
+                crate::logging::go_quote(prop)
+            );
         }
     }
     Ok(())
@@ -212,10 +218,16 @@ fn check_sysctl(key: &str, ns: &NsPlan) -> Result<()> {
     } else if key == "kernel.hostname" || key == "kernel.domainname" {
         (T::Uts, "uts")
     } else {
-        bail!("sysctl {key:?} is not in a separate kernel namespace");
+        bail!(
+            "sysctl {} is not in a separate kernel namespace",
+            crate::logging::go_quote(key)
+        );
     };
     if !ns.has(needs) {
-        bail!("sysctl {key:?} is not allowed in the host's {what} namespace");
+        bail!(
+            "sysctl {} is not allowed in the host's {what} namespace",
+            crate::logging::go_quote(key)
+        );
     }
     Ok(())
 }

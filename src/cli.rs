@@ -74,6 +74,8 @@ pub enum Command {
     Events(EventsArgs),
     /// Print what this build of tong supports (runtime-spec features JSON)
     Features,
+    /// Print a shell completion script for bash, zsh or fish
+    Completion(CompletionArgs),
 }
 
 #[derive(Args, Debug)]
@@ -273,6 +275,20 @@ pub struct SpecArgs {
     /// A spec for a rootless container (user namespace, no cgroup resources)
     #[arg(long)]
     pub rootless: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// The subcommand named by argv, found without clap: the global flags that

@@ -1,6 +1,7 @@
 //! One file per command: load what it needs, call the one function that acts
 //! (`container::*` for anything that makes or ends a container), print. No
 //! command uses another command's file.
+pub mod completion;
 pub mod create;
 pub mod delete;
 pub mod events;

@@ -114,7 +114,7 @@ impl Spawner for InitSpawner {
                     parent.send(&Msg::HooksDone { state })?;
                 }
                 Msg::Ready => return Ok(pid),
-                m => bail!("unexpected message from init: {m:?}"),
+                m => bail!("unexpected message from init: {m}"),
             }
         }
     }

@@ -36,12 +36,7 @@ pub fn set_rlimits(p: &oci_spec::runtime::Process) -> Result<()> {
         // SAFETY: prlimit on ourselves with a valid struct.
         if unsafe { libc::prlimit(0, res, &lim, std::ptr::null_mut()) } != 0 {
             return Err(std::io::Error::last_os_error()).with_context(|| {
-                format!(
-                    "setrlimit {:?} soft {} hard {}",
-                    r.typ(),
-                    r.soft(),
-                    r.hard()
-                )
+                format!("setrlimit {} soft {} hard {}", r.typ(), r.soft(), r.hard())
             });
         }
     }

@@ -91,7 +91,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
         a.chan.send(&Msg::RunHooks)?;
         match a.chan.expect("hooks")? {
             Msg::HooksDone { state: s } => state = s,
-            m => anyhow::bail!("unexpected message {m:?}"),
+            m => anyhow::bail!("unexpected message {m}"),
         }
         let h = plan.spec.hooks().as_ref();
         hooks::run_all(
@@ -186,8 +186,9 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
             ));
         }
         if !data.is_empty() {
-            std::fs::write("/proc/self/timens_offsets", &data)
-                .with_context(|| format!("write time offsets {data:?}"))?;
+            std::fs::write("/proc/self/timens_offsets", &data).with_context(|| {
+                format!("write time offsets {}", crate::logging::go_quote(&data))
+            })?;
         }
         let f = std::fs::File::open("/proc/self/ns/time_for_children")?;
         setns(f.as_fd(), CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))

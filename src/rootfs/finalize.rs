@@ -31,7 +31,7 @@ pub fn write_proc(proc_dir: &File, rel: &str, data: &str) -> Result<()> {
     }
     File::from(fd)
         .write_all(data.as_bytes())
-        .with_context(|| format!("write {data:?} to /proc/{rel}"))
+        .with_context(|| format!("write {} to /proc/{rel}", crate::logging::go_quote(data)))
 }
 
 pub fn sysctls(sysctl: &HashMap<String, String>) -> Result<()> {
