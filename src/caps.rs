@@ -84,8 +84,9 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
     if unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) } != 0 {
         return Err(std::io::Error::last_os_error()).context("capset");
     }
+    let amb = mask(c.ambient());
     // SAFETY: plain prctl.
-    unsafe {
+    let r = unsafe {
         libc::prctl(
             libc::PR_CAP_AMBIENT,
             libc::PR_CAP_AMBIENT_CLEAR_ALL,
@@ -94,13 +95,20 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
             0,
         )
     };
-    let amb = mask(c.ambient());
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        // Before Linux 4.3 there is no ambient set: nothing to clear, and
+        // nothing can be raised.
+        if e.raw_os_error() != Some(libc::EINVAL) || amb != 0 {
+            return Err(e).context("clear the ambient capabilities");
+        }
+    }
     for bit in 0..64 {
         if amb & (1 << bit) != 0 {
             // Ambient needs the cap in permitted and inheritable; like runc, a cap
             // that can't be raised is skipped rather than fatal.
             // SAFETY: plain prctl.
-            unsafe {
+            let r = unsafe {
                 libc::prctl(
                     libc::PR_CAP_AMBIENT,
                     libc::PR_CAP_AMBIENT_RAISE,
@@ -109,6 +117,13 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
                     0,
                 )
             };
+            if r != 0 {
+                // Only with --debug: the container's stderr is ours here.
+                crate::debug!(
+                    "ambient capability {bit} not raised: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
         }
     }
     Ok(())

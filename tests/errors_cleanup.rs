@@ -354,3 +354,81 @@ fn missing_container_errors() {
         }
     }
 }
+
+/// `kill -9` of create between making the state dir and writing its first
+/// state.json (or half-way through that write) left a directory that
+/// `delete --force` did not remove ("does not exist"), so the id could never
+/// be created again.
+#[test]
+fn state_dir_without_state_is_removable() {
+    require_root!();
+    let ctx = Ctx::new("er-nostate");
+    let b = ctx.bundle("exec sleep 1000");
+    for (tag, files) in [
+        ("empty", vec![]),
+        ("tmp", vec![(".state.json.tmp", "{\"id\":\"x\",\"cgr")]),
+        ("lock", vec![(".state.json.tmp", "")]),
+    ] {
+        let id = ctx.id(tag);
+        ctx.tong.track(&id);
+        let dir = ctx.tong.state_dir(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (f, text) in files {
+            std::fs::write(dir.join(f), text).unwrap();
+        }
+        ctx.tong.create(&b, &id, &[]).failure();
+        assert_ne!(ctx.tong.cmd(&["state", &id]).code, 0);
+        ctx.tong.delete_force(&id).success();
+        assert!(!dir.exists(), "{tag}: {} remains", dir.display());
+        ctx.tong.create(&b, &id, &[]).success();
+        let pid = ctx.tong.pid(&id);
+        ctx.tong.delete_force(&id).success();
+        assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
+    }
+}
+
+/// state.json emptied (a crash mid-write, a full disk) on a running container
+/// with an exec'd process and a custom cgroupsPath: `delete --force` finds
+/// the processes through the recovery record, or without it through what
+/// is left, and kills every one of them.
+#[test]
+fn emptied_state_of_a_running_container() {
+    require_root!();
+    let ctx = Ctx::new("er-emptied");
+    for keep_recovery in [true, false] {
+        let mut b = ctx.bundle("exec sleep 1000");
+        let id = ctx.id(if keep_recovery { "rec" } else { "norec" });
+        let cg = format!("/tong-it-emptied/{id}");
+        b.set("/linux/cgroupsPath", json!(cg));
+        b.remove_namespace("pid");
+        ctx.cgroup_parents
+            .borrow_mut()
+            .push("/tong-it-emptied".into());
+        ctx.tong.run_detached(&b, &id).success();
+        let init = ctx.tong.pid(&id);
+        ctx.tong.cmd(&["exec", "-d", &id, "sleep", "999"]).success();
+        let dir = ctx.tong.state_dir(&id);
+        if keep_recovery {
+            std::fs::write(dir.join("state.json"), "").unwrap();
+        } else {
+            // What a crash mid-save leaves: a truncated file whose fields
+            // still name the cgroup.
+            let full = std::fs::read_to_string(dir.join("state.json")).unwrap();
+            let cut = full.find("\"hooks\"").unwrap_or(full.len() / 2);
+            std::fs::write(dir.join("state.json"), &full[..cut]).unwrap();
+            std::fs::remove_file(dir.join("recovery")).unwrap();
+        }
+        let procs = cg_procs("pids", &cg);
+        assert!(procs.len() >= 2, "init and exec'd process: {procs:?}");
+        ctx.tong.delete_force(&id).success();
+        let mut pids = procs.clone();
+        pids.push(init);
+        assert_clean(Leftovers {
+            rt: &ctx.tong,
+            id: &id,
+            bundle: Some(&b.dir),
+            cgroup: Some(cg),
+            pids,
+        });
+    }
+}

@@ -180,7 +180,7 @@ impl<'a> Launch<'a> {
 
     /// prestart and createRuntime hooks, in the runtime's namespaces, once
     /// the container's mounts are in place. Returns the state they were
-    /// given (the container's own hooks get the same).
+    /// given (the container's own hooks get the same, built by the init).
     pub fn runtime_hooks(&self, pid: Pid) -> Result<String> {
         let state = self
             .container

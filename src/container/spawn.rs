@@ -101,7 +101,7 @@ impl Spawner for InitSpawner {
                 Msg::Error(e) => bail!("{e}"),
                 Msg::Forked { pid: real } => {
                     // The intermediate is done; the init it forked is ours now.
-                    let _ = nix::sys::wait::waitpid(pid, None);
+                    nix::sys::wait::waitpid(pid, None).context("reap the intermediate")?;
                     pid = Pid::from_raw(real);
                     launch.adopt(pid, crate::signals::pidfd_open(real)?);
                 }
@@ -110,8 +110,8 @@ impl Spawner for InitSpawner {
                     launch.seccomp_listener(pid, &fd)?;
                 }
                 Msg::RunHooks => {
-                    let state = launch.runtime_hooks(pid)?;
-                    parent.send(&Msg::HooksDone { state })?;
+                    launch.runtime_hooks(pid)?;
+                    parent.send(&Msg::HooksDone { pid: pid.as_raw() })?;
                 }
                 Msg::Ready => return Ok(pid),
                 m => bail!("unexpected message from init: {m:?}"),

@@ -90,7 +90,17 @@ fn setup(a: &InitArgs) -> Result<Ready> {
     if needs_hook_sync(plan) {
         a.chan.send(&Msg::RunHooks)?;
         match a.chan.expect("hooks")? {
-            Msg::HooksDone { state: s } => state = s,
+            Msg::HooksDone { pid } => {
+                let annotations = plan.spec.annotations().clone().unwrap_or_default();
+                state = crate::state::hook_json(
+                    plan.spec.version(),
+                    a.id,
+                    crate::state::Status::Creating,
+                    pid,
+                    &plan.bundle,
+                    &annotations.into_iter().collect(),
+                );
+            }
             m => anyhow::bail!("unexpected message {m:?}"),
         }
         let h = plan.spec.hooks().as_ref();
@@ -171,7 +181,7 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
         }
     }
     if ns.has(T::User) {
-        child::become_userns_root();
+        child::become_userns_root()?;
     }
     if ns.is_new(T::Time) {
         unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
@@ -210,7 +220,11 @@ fn fork_real_init(a: &InitArgs) -> Result<()> {
             Ok(())
         }
         crate::process::clone::Forked::Parent { pid, .. } => {
-            let _ = a.chan.send(&Msg::Forked { pid: pid.as_raw() });
+            if let Err(e) = a.chan.send(&Msg::Forked { pid: pid.as_raw() }) {
+                // The parent would never learn of the real init: end it.
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                return Err(e).context("report the forked init");
+            }
             // SAFETY: the intermediate leaves without running destructors.
             unsafe { libc::_exit(0) }
         }
