@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
 use std::str::FromStr;
 
-fn index(c: &Capability) -> Option<u8> {
+/// The kernel's number of capability `c`.
+pub fn index_of(c: &Capability) -> Option<u8> {
     caps::Capability::from_str(&format!("CAP_{c}"))
         .ok()
         .map(|c| c.index())
@@ -14,7 +15,7 @@ fn index(c: &Capability) -> Option<u8> {
 fn mask(set: &Option<Capabilities>) -> u64 {
     set.iter()
         .flatten()
-        .filter_map(index)
+        .filter_map(index_of)
         .fold(0u64, |m, i| m | (1u64 << i))
 }
 

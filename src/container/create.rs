@@ -278,21 +278,3 @@ pub fn send_seccomp_listener(
     )
     .map_err(|e| anyhow::anyhow!("seccomp listener: {e}"))
 }
-
-/// linux.seccomp compiled before the fork (create: the config; exec: the
-/// profile recorded in state.json).
-pub fn compile_seccomp(
-    cfg: Option<&oci_spec::runtime::LinuxSeccomp>,
-) -> Result<Option<tong_seccomp::Filter>> {
-    let Some(cfg) = cfg else {
-        return Ok(None);
-    };
-    let f = tong_seccomp::compile(cfg).map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?;
-    if !f.skipped_syscalls().is_empty() {
-        debug!(
-            "seccomp: unknown syscalls skipped: {}",
-            f.skipped_syscalls().join(" ")
-        );
-    }
-    Ok(Some(f))
-}

@@ -25,7 +25,7 @@ pub struct InitArgs<'a> {
     pub keep_fds: u32,
     pub extra_env: Vec<String>,
     /// linux.seccomp, compiled by the parent before the fork.
-    pub seccomp: Option<tong_seccomp::Filter>,
+    pub seccomp: Option<&'a tong_seccomp::Filter>,
     /// The v1 cgroups to move into first thing (else the parent put us there).
     pub cgroup: Option<&'a crate::cgroups::SelfJoin>,
 }
@@ -138,7 +138,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
     let exec = child::prepare(&child::Setup {
         process: p,
         chan: &a.chan,
-        seccomp: a.seccomp.as_ref(),
+        seccomp: a.seccomp,
         in_userns: plan.ns.has(T::User),
         keyring: (!a.no_new_keyring).then_some(a.id),
         parent_listens_at_exec: false,
