@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
 use std::str::FromStr;
 
-fn index(c: &Capability) -> Option<u8> {
+/// The kernel's number of capability `c`.
+pub fn index_of(c: &Capability) -> Option<u8> {
     caps::Capability::from_str(&format!("CAP_{c}"))
         .ok()
         .map(|c| c.index())
@@ -14,7 +15,7 @@ fn index(c: &Capability) -> Option<u8> {
 fn mask(set: &Option<Capabilities>) -> u64 {
     set.iter()
         .flatten()
-        .filter_map(index)
+        .filter_map(index_of)
         .fold(0u64, |m, i| m | (1u64 << i))
 }
 
@@ -84,8 +85,9 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
     if unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) } != 0 {
         return Err(std::io::Error::last_os_error()).context("capset");
     }
+    let amb = mask(c.ambient());
     // SAFETY: plain prctl.
-    unsafe {
+    let r = unsafe {
         libc::prctl(
             libc::PR_CAP_AMBIENT,
             libc::PR_CAP_AMBIENT_CLEAR_ALL,
@@ -94,13 +96,20 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
             0,
         )
     };
-    let amb = mask(c.ambient());
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        // Before Linux 4.3 there is no ambient set: nothing to clear, and
+        // nothing can be raised.
+        if e.raw_os_error() != Some(libc::EINVAL) || amb != 0 {
+            return Err(e).context("clear the ambient capabilities");
+        }
+    }
     for bit in 0..64 {
         if amb & (1 << bit) != 0 {
             // Ambient needs the cap in permitted and inheritable; like runc, a cap
             // that can't be raised is skipped rather than fatal.
             // SAFETY: plain prctl.
-            unsafe {
+            let r = unsafe {
                 libc::prctl(
                     libc::PR_CAP_AMBIENT,
                     libc::PR_CAP_AMBIENT_RAISE,
@@ -109,6 +118,13 @@ pub fn apply(c: &LinuxCapabilities) -> Result<()> {
                     0,
                 )
             };
+            if r != 0 {
+                // Only with --debug: the container's stderr is ours here.
+                crate::debug!(
+                    "ambient capability {bit} not raised: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
         }
     }
     Ok(())

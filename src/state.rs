@@ -68,18 +68,38 @@ impl State {
     /// The state a hook reads on stdin (runtime-spec "State"), also what the
     /// seccomp agent gets: `pid` and `status` as of the moment it runs.
     pub fn hook_json(&self, status: Status, pid: i32) -> String {
-        let mut v = serde_json::json!({
-            "ociVersion": self.oci_version,
-            "id": self.id,
-            "status": status,
-            "pid": pid,
-            "bundle": self.bundle,
-        });
-        if !self.annotations.is_empty() {
-            v["annotations"] = serde_json::json!(self.annotations);
-        }
-        v.to_string()
+        hook_json(
+            &self.oci_version,
+            &self.id,
+            status,
+            pid,
+            &self.bundle,
+            &self.annotations,
+        )
     }
+}
+
+/// The hooks' state from its parts: the init builds the same JSON from its
+/// plan (a state with big annotations does not fit in a sync message).
+pub fn hook_json(
+    oci_version: &str,
+    id: &str,
+    status: Status,
+    pid: i32,
+    bundle: &Path,
+    annotations: &HashMap<String, String>,
+) -> String {
+    let mut v = serde_json::json!({
+        "ociVersion": oci_version,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+    });
+    if !annotations.is_empty() {
+        v["annotations"] = serde_json::json!(annotations);
+    }
+    v.to_string()
 }
 
 /// Now, as runc records `created`: Go's RFC3339Nano (UTC, the fraction
@@ -328,6 +348,60 @@ pub fn read_recovery(dir: &Path) -> Option<(i32, u64, PathBuf)> {
     ))
 }
 
+/// What `delete --force` can still learn about a container whose state.json
+/// is unreadable (corrupt, emptied, or never written by a create that was
+/// killed): the recovery record; else whatever fields of state.json (or of
+/// the temp file a killed save left) still parse; else the default cgroup.
+pub fn salvage(dir: &Path, id: &str) -> (i32, u64, PathBuf) {
+    if let Some(r) = read_recovery(dir) {
+        return r;
+    }
+    for name in [STATE_FILE, ".state.json.tmp"] {
+        let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
+            continue;
+        };
+        if let Some(cg) = salvage_field(&text, "cgroup_path")
+            .and_then(|v| v.as_str().map(PathBuf::from))
+            .filter(|c| !c.as_os_str().is_empty())
+        {
+            let num = |k| salvage_field(&text, k).and_then(|v| v.as_u64());
+            let pid = num("pid").and_then(|p| i32::try_from(p).ok());
+            return (pid.unwrap_or(0), num("pid_start_time").unwrap_or(0), cg);
+        }
+    }
+    (0, 0, PathBuf::from(format!("/{id}")))
+}
+
+/// The value of top-level field `key` in a state.json that may be cut short
+/// (its fields are written in a fixed order: an early one survives a
+/// truncation). Only the annotations object holds keys the config chose, so
+/// it is skipped whole, never searched: an annotation named `cgroup_path`
+/// must not send `delete --force` to another cgroup. (Inside JSON strings a
+/// quote is escaped, so `"key":` can only be a key.)
+fn salvage_field(text: &str, key: &str) -> Option<serde_json::Value> {
+    const ANN: &str = "\"annotations\":";
+    let (head, tail) = match text.find(ANN) {
+        Some(i) => {
+            let rest = &text[i + ANN.len()..];
+            let mut it = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
+            match it.next() {
+                Some(Ok(_)) => (&text[..i], &rest[it.byte_offset()..]),
+                // Cut inside the annotations: nothing after them survived.
+                _ => (&text[..i], ""),
+            }
+        }
+        None => (text, ""),
+    };
+    let pat = format!("\"{key}\":");
+    let at = [head, tail]
+        .into_iter()
+        .find_map(|t| t.find(&pat).map(|i| &t[i + pat.len()..]))?;
+    serde_json::Deserializer::from_str(at)
+        .into_iter::<serde_json::Value>()
+        .next()?
+        .ok()
+}
+
 /// state.json could not be parsed; `delete --force` still removes the directory.
 #[derive(Debug)]
 pub struct Corrupt {
@@ -361,6 +435,34 @@ pub fn process_matches(pid: i32, start: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn salvage_reads_a_truncated_state() {
+        let full = r#"{"id":"c","oci_version":"1.0","pid":42,"pid_start_time":7,"bundle":"/b","rootfs":"/r","created":"x","annotations":{"cgroup_path":"/no"},"cgroup_path":"/a/c","owns_cgroup":true,"hooks":null"#;
+        let cut = &full[..full.find("\"owns").unwrap()];
+        assert_eq!(salvage_field(cut, "pid"), Some(serde_json::json!(42)));
+        assert_eq!(
+            salvage_field(cut, "cgroup_path"),
+            Some(serde_json::json!("/a/c")),
+            "an annotation's key is never taken for a field"
+        );
+        let dir = std::env::temp_dir().join(format!("tong-salvage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(STATE_FILE),
+            &full[..full.find("\"annotations").unwrap()],
+        )
+        .unwrap();
+        assert_eq!(salvage(&dir, "c"), (0, 0, PathBuf::from("/c")));
+        std::fs::write(dir.join(STATE_FILE), cut).unwrap();
+        assert_eq!(salvage(&dir, "c"), (42, 7, PathBuf::from("/a/c")));
+        let in_ann = &full[..full.find("/no").unwrap()];
+        std::fs::write(dir.join(STATE_FILE), in_ann).unwrap();
+        assert_eq!(salvage(&dir, "c"), (0, 0, PathBuf::from("/c")));
+        std::fs::write(dir.join(RECOVERY_FILE), "5 6 /r/c\n").unwrap();
+        assert_eq!(salvage(&dir, "c"), (5, 6, PathBuf::from("/r/c")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn start_time_of_self_is_stable_and_others_differ() {

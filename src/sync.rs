@@ -17,8 +17,9 @@ pub enum Msg {
     Proceed,
     /// init → parent: mounts are in place; run prestart and createRuntime hooks.
     RunHooks,
-    /// parent → init: hooks done; here is the state for the init's own hooks.
-    HooksDone { state: String },
+    /// parent → init: hooks done; the init's host pid, for the state its own
+    /// hooks get (the init builds it: it may be too big for one message).
+    HooksDone { pid: i32 },
     /// init → parent: everything that can fail has been done; waiting for start.
     Ready,
     /// init → parent: the seccomp listener fd rides along (SCM_RIGHTS); the
@@ -59,16 +60,34 @@ pub fn pair() -> Result<(Channel, Channel)> {
     Ok((Channel(a), Channel(b)))
 }
 
+/// The largest message `recv` takes whole; a longer error text is cut to fit.
+const MAX_MSG: usize = 64 * 1024;
+
+fn encode(msg: &Msg) -> Result<Vec<u8>> {
+    let data = serde_json::to_vec(msg)?;
+    if data.len() <= MAX_MSG {
+        return Ok(data);
+    }
+    if let Msg::Error(e) = msg {
+        let mut end = MAX_MSG / 2;
+        while !e.is_char_boundary(end) {
+            end -= 1;
+        }
+        return encode(&Msg::Error(format!("{} [message truncated]", &e[..end])));
+    }
+    bail!("sync message of {} bytes is too long", data.len())
+}
+
 impl Channel {
     pub fn send(&self, msg: &Msg) -> Result<()> {
-        let data = serde_json::to_vec(msg)?;
+        let data = encode(msg)?;
         send(self.0.as_raw_fd(), &data, MsgFlags::MSG_NOSIGNAL).context("sync send")?;
         Ok(())
     }
 
     /// Sends `msg` with `fd` attached.
     pub fn send_fd(&self, msg: &Msg, fd: RawFd) -> Result<()> {
-        let data = serde_json::to_vec(msg)?;
+        let data = encode(msg)?;
         let fds = [fd];
         sendmsg::<()>(
             self.0.as_raw_fd(),
@@ -88,7 +107,7 @@ impl Channel {
 
     /// Next message and the fd that came with it, if any.
     pub fn recv_with_fd(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; MAX_MSG];
         let mut space = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
@@ -101,6 +120,9 @@ impl Channel {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).context("sync recv"),
                 Ok(msg) => {
+                    if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+                        bail!("sync recv: message longer than {MAX_MSG} bytes");
+                    }
                     let mut fd = None;
                     for c in msg.cmsgs()? {
                         if let ControlMessageOwned::ScmRights(fds) = c {
@@ -134,13 +156,18 @@ mod tests {
     #[test]
     fn round_trip_and_eof() {
         let (a, b) = pair().unwrap();
-        a.send(&Msg::HooksDone { state: "{}".into() }).unwrap();
+        a.send(&Msg::HooksDone { pid: 7 }).unwrap();
         a.send(&Msg::Error("boom".into())).unwrap();
-        assert_eq!(
-            b.recv().unwrap(),
-            Some(Msg::HooksDone { state: "{}".into() })
-        );
+        assert_eq!(b.recv().unwrap(), Some(Msg::HooksDone { pid: 7 }));
         assert_eq!(b.expect("ready").unwrap_err().to_string(), "boom");
+        let long = "é".repeat(MAX_MSG);
+        a.send(&Msg::Error(long)).unwrap();
+        let e = b.expect("x").unwrap_err().to_string();
+        assert!(
+            e.ends_with("[message truncated]") && e.len() < MAX_MSG,
+            "{}",
+            e.len()
+        );
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
     }

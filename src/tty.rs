@@ -50,7 +50,7 @@ pub fn open() -> Result<Pty> {
     Ok(Pty { master, slave })
 }
 
-pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
+pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<()> {
     let ws = libc::winsize {
         ws_row: rows,
         ws_col: cols,
@@ -58,7 +58,10 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCSWINSZ with a valid winsize.
-    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("set the terminal size");
+    }
+    Ok(())
 }
 
 /// Sends `fd` over the connected console socket.
@@ -98,11 +101,14 @@ pub fn setup_console(
 ) -> Result<()> {
     let pty = open()?;
     if let Some(b) = size {
-        set_size(pty.master.as_raw_fd(), b.height() as u16, b.width() as u16);
+        set_size(pty.master.as_raw_fd(), b.height() as u16, b.width() as u16)?;
     }
     if bind_dev_console {
         let root = std::fs::File::open("/")?;
-        let _ = nix::unistd::unlink("/dev/console");
+        match nix::unistd::unlink("/dev/console") {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(e).context("remove /dev/console"),
+        }
         let target = crate::safe_fs::touch(root.as_fd(), std::path::Path::new("/dev/console"))?;
         nix::mount::mount(
             Some(crate::safe_fs::fd_path(&pty.slave).as_str()),

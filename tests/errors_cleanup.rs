@@ -354,3 +354,254 @@ fn missing_container_errors() {
         }
     }
 }
+
+/// `kill -9` of create between making the state dir and writing its first
+/// state.json (or half-way through that write) left a directory that
+/// `delete --force` did not remove ("does not exist"), so the id could never
+/// be created again.
+#[test]
+fn state_dir_without_state_is_removable() {
+    require_root!();
+    let ctx = Ctx::new("er-nostate");
+    let b = ctx.bundle("exec sleep 1000");
+    for (tag, files) in [
+        ("empty", vec![]),
+        ("tmp", vec![(".state.json.tmp", "{\"id\":\"x\",\"cgr")]),
+        ("lock", vec![(".state.json.tmp", "")]),
+    ] {
+        let id = ctx.id(tag);
+        ctx.tong.track(&id);
+        let dir = ctx.tong.state_dir(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (f, text) in files {
+            std::fs::write(dir.join(f), text).unwrap();
+        }
+        ctx.tong.create(&b, &id, &[]).failure();
+        assert_ne!(ctx.tong.cmd(&["state", &id]).code, 0);
+        ctx.tong.delete_force(&id).success();
+        assert!(!dir.exists(), "{tag}: {} remains", dir.display());
+        ctx.tong.create(&b, &id, &[]).success();
+        let pid = ctx.tong.pid(&id);
+        ctx.tong.delete_force(&id).success();
+        assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
+    }
+}
+
+/// state.json emptied (a crash mid-write, a full disk) on a running container
+/// with an exec'd process and a custom cgroupsPath: `delete --force` finds
+/// the processes through the recovery record, or without it through what
+/// is left, and kills every one of them.
+#[test]
+fn emptied_state_of_a_running_container() {
+    require_root!();
+    let ctx = Ctx::new("er-emptied");
+    for keep_recovery in [true, false] {
+        let mut b = ctx.bundle("exec sleep 1000");
+        let id = ctx.id(if keep_recovery { "rec" } else { "norec" });
+        let cg = format!("/tong-it-emptied/{id}");
+        b.set("/linux/cgroupsPath", json!(cg));
+        b.remove_namespace("pid");
+        ctx.cgroup_parents
+            .borrow_mut()
+            .push("/tong-it-emptied".into());
+        ctx.tong.run_detached(&b, &id).success();
+        let init = ctx.tong.pid(&id);
+        ctx.tong.cmd(&["exec", "-d", &id, "sleep", "999"]).success();
+        let dir = ctx.tong.state_dir(&id);
+        if keep_recovery {
+            std::fs::write(dir.join("state.json"), "").unwrap();
+        } else {
+            // What a crash mid-save leaves: a truncated file whose fields
+            // still name the cgroup.
+            let full = std::fs::read_to_string(dir.join("state.json")).unwrap();
+            let cut = full.find("\"hooks\"").unwrap_or(full.len() / 2);
+            std::fs::write(dir.join("state.json"), &full[..cut]).unwrap();
+            std::fs::remove_file(dir.join("recovery")).unwrap();
+        }
+        let procs = cg_procs("pids", &cg);
+        assert!(procs.len() >= 2, "init and exec'd process: {procs:?}");
+        ctx.tong.delete_force(&id).success();
+        let mut pids = procs.clone();
+        pids.push(init);
+        assert_clean(Leftovers {
+            rt: &ctx.tong,
+            id: &id,
+            bundle: Some(&b.dir),
+            cgroup: Some(cg),
+            pids,
+        });
+    }
+}
+
+/// Configs refused before the fork: the error names the field and its index,
+/// and nothing exists afterwards (no state dir, cgroup in any hierarchy,
+/// mount, process or pid file).
+#[test]
+fn pre_fork_refusals_name_the_field_and_leave_nothing() {
+    require_root!();
+    let ctx = Ctx::new("er-prefork");
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "semver",
+            Box::new(|b: &mut Bundle| {
+                b.set("/ociVersion", json!("1.0"));
+            }),
+            "ociVersion",
+        ),
+        (
+            "mountopt",
+            Box::new(|b: &mut Bundle| {
+                b.set("/mounts/3/options/1", json!(""));
+            }),
+            "mounts[3].options[1]",
+        ),
+        (
+            "rro",
+            Box::new(|b: &mut Bundle| {
+                b.set("/mounts/5/options/0", json!("rro"));
+            }),
+            "mounts[5].options[0]",
+        ),
+        (
+            "rlimitdup",
+            Box::new(|b: &mut Bundle| {
+                b.set(
+                    "/process/rlimits",
+                    json!([
+                {"type": "RLIMIT_NOFILE", "soft": 10, "hard": 10},
+                {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+                {"type": "RLIMIT_NOFILE", "soft": 20, "hard": 20}]),
+                );
+            }),
+            "process.rlimits[2].type",
+        ),
+        (
+            "rlimitbogus",
+            Box::new(|b: &mut Bundle| {
+                b.set(
+                    "/process/rlimits",
+                    json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
+                );
+            }),
+            "process.rlimits[0].type",
+        ),
+        (
+            "ioprio",
+            Box::new(|b: &mut Bundle| {
+                b.set(
+                    "/process/ioPriority",
+                    json!({"class": "IOPRIO_CLASS_BE", "priority": 8}),
+                );
+            }),
+            "process.ioPriority.priority",
+        ),
+        (
+            "sched",
+            Box::new(|b: &mut Bundle| {
+                b.set(
+                    "/process/scheduler",
+                    json!({"policy": "SCHED_FIFO", "priority": 0}),
+                );
+            }),
+            "process.scheduler.priority",
+        ),
+        (
+            "sysctl",
+            Box::new(|b: &mut Bundle| {
+                b.set("/linux/sysctl", json!({"net..x": "1"}));
+            }),
+            "linux.sysctl",
+        ),
+        (
+            "devtype",
+            Box::new(|b: &mut Bundle| {
+                b.set(
+                    "/linux/devices",
+                    json!([{"path": "/dev/x", "type": "a", "major": 1, "minor": 3}]),
+                );
+            }),
+            "linux.devices[0].type",
+        ),
+        (
+            "cap",
+            Box::new(|b: &mut Bundle| {
+                b.set("/process/capabilities/effective/0", json!("CAP_NOPE"));
+            }),
+            "process.capabilities.effective[0]",
+        ),
+        (
+            "oom",
+            Box::new(|b: &mut Bundle| {
+                b.set("/process/oomScoreAdj", json!(5000));
+            }),
+            "process.oomScoreAdj",
+        ),
+        (
+            "seccomp",
+            Box::new(|b: &mut Bundle| {
+                b.set("/linux/seccomp", json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]}));
+            }),
+            "linux.seccomp",
+        ),
+    ];
+    for (tag, edit, field) in cases {
+        let mut b = ctx.bundle("touch /ran; exec sleep 1000");
+        let id = ctx.id(tag);
+        let cg = format!("/tong-it-prefork-{id}");
+        b.set("/linux/cgroupsPath", json!(cg));
+        edit(&mut b);
+        let pid_file = ctx.work.join(format!("{tag}.pid"));
+        let o = ctx
+            .tong
+            .create(&b, &id, &["--pid-file", pid_file.to_str().unwrap()])
+            .failure();
+        assert!(
+            o.stderr.contains(field),
+            "{tag}: {field} not named: {}",
+            o.stderr
+        );
+        assert_eq!(o.stderr.trim().lines().count(), 1, "{tag}: {:?}", o.stderr);
+        assert!(!pid_file.exists(), "{tag}: pid file written");
+        assert!(!b.rootfs().join("ran").exists(), "{tag}: the process ran");
+        assert_clean(Leftovers {
+            rt: &ctx.tong,
+            id: &id,
+            bundle: Some(&b.dir),
+            cgroup: Some(cg),
+            pids: vec![],
+        });
+    }
+    // exec --process gets the same checks, before anything is forked.
+    let b = ctx.bundle("exec sleep 1000");
+    let id = ctx.id("exec");
+    ctx.tong.create(&b, &id, &[]).success();
+    let pf = ctx.work.join("process.json");
+    for (process, field) in [
+        (
+            json!({"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+                "ioPriority": {"class": "IOPRIO_CLASS_RT", "priority": 9}}),
+            "process.ioPriority.priority",
+        ),
+        (
+            json!({"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+                "rlimits": [{"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}]}),
+            "rlimits[0].type",
+        ),
+    ] {
+        std::fs::write(&pf, process.to_string()).unwrap();
+        let o = ctx
+            .tong
+            .cmd(&["exec", "--process", pf.to_str().unwrap(), &id]);
+        assert_eq!(o.code, 255, "{o:?}");
+        assert!(o.stderr.contains(field), "{field}: {}", o.stderr);
+    }
+    assert_eq!(
+        cg_procs("pids", &format!("/{id}")).len(),
+        1,
+        "only the init"
+    );
+    let pid = ctx.tong.pid(&id);
+    ctx.tong.delete_force(&id).success();
+    assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
+}

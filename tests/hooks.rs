@@ -217,3 +217,168 @@ fn hook_timeout() {
     });
     assert_clean_simple(&ctx.tong, &id, &b, &[hp]);
 }
+
+/// A hook writing more than a pipe holds (1 MiB on each stream): its output
+/// is read while it runs, so create neither hangs (it did: the output was only
+/// read after the hook exited, and the hook blocked on a full pipe) nor loses
+/// what the hook said when it fails.
+#[test]
+fn hook_output_larger_than_a_pipe() {
+    require_root!();
+    let ctx = Ctx::new("hk-bigout");
+    let log = ctx.dir("hooklog");
+    let big = log.join("big.sh");
+    write_script(
+        &big,
+        "head -c 1048576 /dev/zero | tr '\\0' o; head -c 1048576 /dev/zero | tr '\\0' e >&2; exit \"$1\"",
+    );
+    let mut b = ctx.bundle("exec sleep 1000");
+    b.set(
+        "/hooks/prestart",
+        json!([{"path": big, "args": [big, "0"]}]),
+    );
+    let id = ctx.id("ok");
+    ctx.tong.create(&b, &id, &[]).success();
+    let pid = ctx.tong.pid(&id);
+    ctx.tong.delete_force(&id).success();
+    assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
+
+    let mut b = ctx.bundle("exec sleep 1000");
+    b.set(
+        "/hooks/createRuntime",
+        json!([{"path": big, "args": [big, "4"]}]),
+    );
+    let id = ctx.id("fail");
+    let o = ctx.tong.create(&b, &id, &[]).failure();
+    assert!(o.stderr.contains("exit status: 4"), "{:.300}", o.stderr);
+    assert!(o.stderr.contains("stdout: oooo"), "{:.300}", o.stderr);
+    assert!(o.stderr.contains("stderr: eeee"), "{:.300}", o.stderr);
+    assert!(o.stderr.contains("[output truncated]"), "{:.300}", o.stderr);
+    assert!(
+        o.stderr.len() < 1 << 20,
+        "output kept whole: {}",
+        o.stderr.len()
+    );
+    assert_clean_simple(&ctx.tong, &id, &b, &[]);
+}
+
+/// The timeout covers the whole hook, writing its stdin included: a hook
+/// that never reads a state bigger than a pipe (a 1 MiB annotation) used to
+/// block create before the timeout even started. On timeout the hook's
+/// process group goes, what it started in the background included.
+#[test]
+fn hook_timeout_covers_stdin_and_kills_the_group() {
+    require_root!();
+    let ctx = Ctx::new("hk-tmo-group");
+    let log = ctx.dir("hooklog");
+    let hang = log.join("hang.sh");
+    write_script(
+        &hang,
+        &format!(
+            // Host pids (a createContainer hook runs in the container's pid
+            // namespace, but this /proc is still the host's).
+            "sh -c 'read p r < /proc/self/stat; echo $p > {d}/bg.pid; exec sleep 1000' &\n\
+             read p r < /proc/self/stat; echo $p > {d}/hook.pid; wait",
+            d = log.display()
+        ),
+    );
+    for kind in ["prestart", "createContainer"] {
+        let mut b = ctx.bundle("exec sleep 1000");
+        b.set("/annotations", json!({"big": "x".repeat(1 << 20)}));
+        b.set(
+            &format!("/hooks/{kind}"),
+            json!([{"path": hang, "timeout": 1}]),
+        );
+        let _ = std::fs::remove_file(log.join("hook.pid"));
+        let _ = std::fs::remove_file(log.join("bg.pid"));
+        let id = ctx.id(kind);
+        let o = ctx.tong.create(&b, &id, &[]).failure();
+        assert!(o.stderr.contains("timed out"), "{kind}: {o:?}");
+        let read = |f: &str| -> i32 {
+            std::fs::read_to_string(log.join(f))
+                .unwrap_or_default()
+                .trim()
+                .parse()
+                .unwrap_or(0)
+        };
+        let (hp, bg) = (read("hook.pid"), read("bg.pid"));
+        assert!(hp > 0 && bg > 0, "{kind}: the hook did not start");
+        wait_until("hook group killed", Duration::from_secs(5), || {
+            !alive(hp) && !alive(bg)
+        });
+        assert_clean_simple(&ctx.tong, &id, &b, &[hp, bg]);
+    }
+}
+
+/// A hook that exits but leaves a process holding its stdout (a daemon it
+/// started) does not keep create waiting for an EOF that never comes.
+#[test]
+fn hook_leaving_a_process_behind_does_not_hang_create() {
+    require_root!();
+    let ctx = Ctx::new("hk-daemon");
+    let log = ctx.dir("hooklog");
+    let d = log.join("daemon.sh");
+    write_script(
+        &d,
+        &format!(
+            "sleep 1000 & echo $! > {}/bg.pid; echo started",
+            log.display()
+        ),
+    );
+    let mut b = ctx.bundle("exec sleep 1000");
+    b.set("/hooks/prestart", json!([{"path": d}]));
+    let id = ctx.id("");
+    ctx.tong.create(&b, &id, &[]).success();
+    let bg: i32 = std::fs::read_to_string(log.join("bg.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(bg),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let pid = ctx.tong.pid(&id);
+    ctx.tong.delete_force(&id).success();
+    assert_clean_simple(&ctx.tong, &id, &b, &[pid, bg]);
+}
+
+/// The state the container's own hooks get is as big as the annotations make
+/// it: it used to travel in one sync message and a 1 MiB annotation failed
+/// create ("message too long"); a failing createContainer hook's long output
+/// reaches the error, cut to fit.
+#[test]
+fn big_state_and_output_of_container_hooks() {
+    require_root!();
+    let ctx = Ctx::new("hk-bigstate");
+    let log = ctx.dir("hooklog");
+    let h = host_hook(&log);
+    let mut b = ctx.bundle("exec sleep 1000");
+    b.set("/annotations", json!({"big": "y".repeat(1 << 20)}));
+    b.set(
+        "/hooks/createContainer",
+        json!([hook(&h, "createContainer")]),
+    );
+    let id = ctx.id("ok");
+    ctx.tong.create(&b, &id, &[]).success();
+    let pid = ctx.tong.pid(&id);
+    let st = state_of(&log, "createContainer");
+    assert_eq!(st["pid"], pid);
+    assert_eq!(
+        st["annotations"]["big"].as_str().map(str::len),
+        Some(1 << 20)
+    );
+    ctx.tong.delete_force(&id).success();
+    assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
+
+    let loud = log.join("loud.sh");
+    write_script(&loud, "head -c 300000 /dev/zero | tr '\\0' z >&2; exit 9");
+    let mut b = ctx.bundle("exec sleep 1000");
+    b.set("/hooks/createContainer", json!([{"path": loud}]));
+    let id = ctx.id("loud");
+    let o = ctx.tong.create(&b, &id, &[]).failure();
+    assert!(o.stderr.contains("exit status: 9"), "{:.300}", o.stderr);
+    assert!(o.stderr.contains("stderr: zzzz"), "{:.300}", o.stderr);
+    assert!(o.stderr.contains("truncated"), "{:.300}", o.stderr);
+    assert_clean_simple(&ctx.tong, &id, &b, &[]);
+}

@@ -297,14 +297,28 @@ fn teardown_in(h: &Hierarchies, path: &Path) -> Result<()> {
     if rel.as_os_str().is_empty() {
         return Ok(());
     }
-    let mut left = Vec::new();
+    // The common case: empty directories, one rmdir each.
+    let mut busy = Vec::new();
     for mp in h.mounts() {
         let dir = mp.join(rel);
         match std::fs::remove_dir(&dir) {
-            Ok(()) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(_) => remove_tree(&dir),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => busy.push(dir),
         }
+    }
+    if busy.is_empty() {
+        return Ok(());
+    }
+    // Processes remain: thaw first in every hierarchy (a frozen process dies
+    // of SIGKILL only once thawed, and the freezer may come after the
+    // hierarchy being emptied), then kill and remove.
+    for dir in &busy {
+        thaw_and_kill(dir);
+    }
+    let mut left = Vec::new();
+    for dir in busy {
+        remove_tree(&dir);
         if dir.exists() {
             left.push(dir.display().to_string());
         }
@@ -315,25 +329,52 @@ fn teardown_in(h: &Hierarchies, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The pids in the container's cgroup (v1: the devices hierarchy, else the
-/// first hierarchy that has the path).
+/// The pids in the container's cgroup and its sub-cgroups (`exec --cgroup`),
+/// gathered from every hierarchy: a process half-way through joining shows
+/// in some and not yet in others.
 pub fn pids_of(path: &Path) -> Vec<Pid> {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let h = Hierarchies::read();
-    let pick = h
-        .v1("devices")
-        .into_iter()
-        .chain(h.mounts())
-        .map(|m| m.join(rel).join("cgroup.procs"))
-        .find(|p| p.exists());
-    pick.and_then(|p| std::fs::read_to_string(p).ok())
-        .map(|s| {
-            s.lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .map(Pid::from_raw)
-                .collect()
-        })
-        .unwrap_or_default()
+    if rel.as_os_str().is_empty() {
+        return Vec::new();
+    }
+    let mut pids = Vec::new();
+    for m in Hierarchies::read().mounts() {
+        collect_pids(&m.join(rel), &mut pids);
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids.into_iter().map(Pid::from_raw).collect()
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
+    let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
+        return;
+    };
+    out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                collect_pids(&e.path(), out);
+            }
+        }
+    }
+}
+
+/// Thaws the cgroup `dir` (v1 freezer or cgroup2) and, on cgroup2 since
+/// 5.14, kills its whole subtree in one write.
+fn thaw_and_kill(dir: &Path) {
+    for (file, value) in [
+        ("freezer.state", "THAWED"),
+        ("cgroup.freeze", "0"),
+        ("cgroup.kill", "1"),
+    ] {
+        let f = dir.join(file);
+        if f.exists() {
+            if let Err(e) = std::fs::write(&f, value) {
+                crate::debug!("teardown: write {value} to {}: {e}", f.display());
+            }
+        }
+    }
 }
 
 fn remove_tree(dir: &Path) {
@@ -344,7 +385,10 @@ fn remove_tree(dir: &Path) {
             }
         }
     }
-    for _ in 0..100 {
+    // A killed process leaves its cgroup only once it has exited; under load
+    // that takes a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
         if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
             for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
                 let _ =

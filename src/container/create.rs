@@ -180,7 +180,7 @@ impl<'a> Launch<'a> {
 
     /// prestart and createRuntime hooks, in the runtime's namespaces, once
     /// the container's mounts are in place. Returns the state they were
-    /// given (the container's own hooks get the same).
+    /// given (the container's own hooks get the same, built by the init).
     pub fn runtime_hooks(&self, pid: Pid) -> Result<String> {
         let state = self
             .container
@@ -277,22 +277,4 @@ pub fn send_seccomp_listener(
         cfg.listener_metadata().as_deref().unwrap_or(""),
     )
     .map_err(|e| anyhow::anyhow!("seccomp listener: {e}"))
-}
-
-/// linux.seccomp compiled before the fork (create: the config; exec: the
-/// profile recorded in state.json).
-pub fn compile_seccomp(
-    cfg: Option<&oci_spec::runtime::LinuxSeccomp>,
-) -> Result<Option<tong_seccomp::Filter>> {
-    let Some(cfg) = cfg else {
-        return Ok(None);
-    };
-    let f = tong_seccomp::compile(cfg).map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?;
-    if !f.skipped_syscalls().is_empty() {
-        debug!(
-            "seccomp: unknown syscalls skipped: {}",
-            f.skipped_syscalls().join(" ")
-        );
-    }
-    Ok(Some(f))
 }

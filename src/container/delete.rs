@@ -6,21 +6,33 @@ use crate::cgroups::Cgroup;
 use crate::signals;
 use crate::state::{Container, Corrupt, NotExist, Status};
 use crate::{debug, hooks};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let c = match Container::load(root, id) {
         Ok(c) => c,
-        Err(e) if e.is::<NotExist>() && force => return Ok(()),
+        Err(e) if force && e.is::<NotExist>() => {
+            // A create killed between mkdir and its first state.json leaves
+            // the directory alone: it goes, or the id could never be used again.
+            crate::paths::validate_id(id)?;
+            let dir = crate::paths::container_dir(root, id);
+            if dir.is_dir() {
+                crate::logging::warn(&format!(
+                    "container {id} has no state (its create did not finish); removing {}",
+                    dir.display()
+                ));
+                force_remove_unreadable(&dir, id)?;
+            }
+            return Ok(());
+        }
         Err(e) if force && e.is::<Corrupt>() => {
             // state.json can't be trusted: fall back to the recovery record
-            // (or the default cgroup) to kill the init and remove the cgroup.
+            // (or what can be salvaged) to kill the container and remove its cgroup.
             let dir = e.downcast_ref::<Corrupt>().expect("checked").dir.clone();
             crate::logging::warn(&format!("{e}; removing {}", dir.display()));
-            force_remove_corrupt(&dir, id);
-            return Ok(());
+            return force_remove_unreadable(&dir, id);
         }
         Err(e) => return Err(e),
     };
@@ -30,27 +42,29 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     destroy(&c)
 }
 
-fn force_remove_corrupt(dir: &Path, id: &str) {
-    let (pid, start, cgroup) = crate::state::read_recovery(dir).unwrap_or((
-        0,
-        0,
-        std::path::PathBuf::from(format!("/{id}")),
-    ));
+/// `delete --force` of a container whose state.json can't be read: its
+/// processes are found through the recovery record and its cgroup.
+fn force_remove_unreadable(dir: &Path, id: &str) -> Result<()> {
+    let (pid, start, cgroup) = crate::state::salvage(dir, id);
+    if crate::cgroups::is_frozen(&cgroup) {
+        // A frozen process dies of SIGKILL only once thawed.
+        Cgroup::open(&cgroup, id, false)?.freeze(false)?;
+    }
     if pid > 0 && crate::state::process_matches(pid, start) {
-        let _ = signals::send_verified(pid, start, libc::SIGKILL);
+        signals::send_verified(pid, start, libc::SIGKILL)?;
     }
     for p in crate::cgroups::pids_of(&cgroup) {
         let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
     }
-    if let Ok(cg) = Cgroup::open(&cgroup, id, false) {
-        let _ = cg.freeze(false);
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pid > 0 && crate::state::process_matches(pid, start) && Instant::now() < deadline {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pid > 0 && crate::state::process_matches(pid, start) {
+        if Instant::now() > deadline {
+            bail!("container init {pid} did not die after SIGKILL");
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let _ = crate::cgroups::teardown(&cgroup);
-    let _ = std::fs::remove_dir_all(dir);
+    crate::cgroups::teardown(&cgroup)?;
+    std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))
 }
 
 fn kill_and_wait(c: &Container) -> Result<()> {

@@ -4,8 +4,9 @@
 //! can be, placed, then driven until it execs (EOF on the sync socket) or
 //! reports an error; the guard kills it on any failure.
 
-use super::create::{compile_seccomp, send_seccomp_listener};
+use super::create::send_seccomp_listener;
 use super::guard::Guard;
+use crate::bundle::compile_seccomp;
 use crate::cgroups::Cgroup;
 use crate::namespaces::flag;
 use crate::process::clone::{clone3_into, Forked};

@@ -3,7 +3,7 @@
 //! another spawner (CRIU restoring a checkpoint) plugs in by implementing
 //! `Spawner` and using the same `Launch` steps for everything else.
 
-use super::create::{compile_seccomp, Launch};
+use super::create::Launch;
 use crate::namespaces::ParentJoin;
 use crate::process::clone::{clone3_into, Forked};
 use crate::process::init::{self, InitArgs};
@@ -53,7 +53,6 @@ impl Spawner for InitSpawner {
         let start_sock = start_socket::listen_in(&dir)?;
         let (parent, child) = sync::pair()?;
         let (keep_fds, extra_env) = kept_fds(opts.preserve_fds);
-        let seccomp = compile_seccomp(plan.linux().and_then(|l| l.seccomp().as_ref()))?;
 
         let join = ParentJoin::enter(&plan.ns)?;
         let flags = if plan.ns.get(T::User).is_some_and(|n| n.path.is_some()) {
@@ -78,7 +77,7 @@ impl Spawner for InitSpawner {
                 no_new_keyring: opts.no_new_keyring,
                 keep_fds,
                 extra_env,
-                seccomp,
+                seccomp: plan.seccomp.as_ref(),
                 cgroup: self_join.as_ref(),
             });
         }
@@ -101,7 +100,7 @@ impl Spawner for InitSpawner {
                 Msg::Error(e) => bail!("{e}"),
                 Msg::Forked { pid: real } => {
                     // The intermediate is done; the init it forked is ours now.
-                    let _ = nix::sys::wait::waitpid(pid, None);
+                    nix::sys::wait::waitpid(pid, None).context("reap the intermediate")?;
                     pid = Pid::from_raw(real);
                     launch.adopt(pid, crate::signals::pidfd_open(real)?);
                 }
@@ -110,8 +109,8 @@ impl Spawner for InitSpawner {
                     launch.seccomp_listener(pid, &fd)?;
                 }
                 Msg::RunHooks => {
-                    let state = launch.runtime_hooks(pid)?;
-                    parent.send(&Msg::HooksDone { state })?;
+                    launch.runtime_hooks(pid)?;
+                    parent.send(&Msg::HooksDone { pid: pid.as_raw() })?;
                 }
                 Msg::Ready => return Ok(pid),
                 m => bail!("unexpected message from init: {m}"),

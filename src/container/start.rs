@@ -11,7 +11,12 @@ pub fn start(c: &Container) -> Result<()> {
     let dir = std::fs::File::open(&c.dir)?;
     let conn = start_socket::release(&dir)?;
     // From here the container counts as started, whatever happens next.
-    let _ = std::fs::remove_file(c.start_sock_path());
+    match std::fs::remove_file(c.start_sock_path()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // The init is released: say so, but the status will read "created".
+        Err(e) => crate::logging::warn(&format!("remove the start socket: {e}")),
+    }
     start_socket::outcome(&conn)?;
     debug!("container {} started", c.state.id);
     let state = c.state.hook_json(Status::Running, c.state.pid);

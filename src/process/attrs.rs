@@ -14,9 +14,9 @@ pub fn prctl(op: libc::c_int, arg: libc::c_ulong) -> Result<()> {
 
 /// Marks every inherited fd from `first` close-on-exec: callers leak sockets
 /// (the shim's fd 3, podman's fd 5) that must not reach the container.
-pub fn mark_cloexec_from(first: u32) {
+pub fn mark_cloexec_from(first: u32) -> Result<()> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags.
-    unsafe {
+    let r = unsafe {
         libc::syscall(
             libc::SYS_close_range,
             first,
@@ -24,17 +24,38 @@ pub fn mark_cloexec_from(first: u32) {
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
+    if r == 0 {
+        return Ok(());
+    }
+    // Before Linux 5.11 (no CLOSE_RANGE_CLOEXEC): one fd at a time. Never
+    // exec with a host fd open (CVE-2024-21626).
+    let close_range_err = std::io::Error::last_os_error();
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .with_context(|| format!("mark inherited fds close-on-exec ({close_range_err})"))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first as i32)
+        .collect();
+    for fd in fds {
+        // SAFETY: fcntl on an fd number; a closed one (the listing's own) fails with EBADF.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EBADF) {
+                return Err(e).with_context(|| format!("mark fd {fd} close-on-exec"));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn set_rlimits(p: &oci_spec::runtime::Process) -> Result<()> {
     for r in p.rlimits().iter().flatten() {
-        let res = rlimit_resource(&format!("{:?}", r.typ()));
         let lim = libc::rlimit {
             rlim_cur: r.soft(),
             rlim_max: r.hard(),
         };
         // SAFETY: prlimit on ourselves with a valid struct.
-        if unsafe { libc::prlimit(0, res, &lim, std::ptr::null_mut()) } != 0 {
+        if unsafe { libc::prlimit(0, rlimit_resource(r.typ()), &lim, std::ptr::null_mut()) } != 0 {
             return Err(std::io::Error::last_os_error()).with_context(|| {
                 format!("setrlimit {} soft {} hard {}", r.typ(), r.soft(), r.hard())
             });
@@ -43,24 +64,27 @@ pub fn set_rlimits(p: &oci_spec::runtime::Process) -> Result<()> {
     Ok(())
 }
 
-fn rlimit_resource(name: &str) -> libc::__rlimit_resource_t {
-    match name {
-        "RlimitCpu" => libc::RLIMIT_CPU,
-        "RlimitFsize" => libc::RLIMIT_FSIZE,
-        "RlimitData" => libc::RLIMIT_DATA,
-        "RlimitStack" => libc::RLIMIT_STACK,
-        "RlimitCore" => libc::RLIMIT_CORE,
-        "RlimitRss" => libc::RLIMIT_RSS,
-        "RlimitNproc" => libc::RLIMIT_NPROC,
-        "RlimitNofile" => libc::RLIMIT_NOFILE,
-        "RlimitMemlock" => libc::RLIMIT_MEMLOCK,
-        "RlimitAs" => libc::RLIMIT_AS,
-        "RlimitLocks" => libc::RLIMIT_LOCKS,
-        "RlimitSigpending" => libc::RLIMIT_SIGPENDING,
-        "RlimitMsgqueue" => libc::RLIMIT_MSGQUEUE,
-        "RlimitNice" => libc::RLIMIT_NICE,
-        "RlimitRtprio" => libc::RLIMIT_RTPRIO,
-        _ => libc::RLIMIT_RTTIME,
+/// Every type the spec knows, matched exhaustively: a new one is a compile
+/// error here, never a silent stand-in.
+pub fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> libc::__rlimit_resource_t {
+    use oci_spec::runtime::PosixRlimitType as R;
+    match t {
+        R::RlimitCpu => libc::RLIMIT_CPU,
+        R::RlimitFsize => libc::RLIMIT_FSIZE,
+        R::RlimitData => libc::RLIMIT_DATA,
+        R::RlimitStack => libc::RLIMIT_STACK,
+        R::RlimitCore => libc::RLIMIT_CORE,
+        R::RlimitRss => libc::RLIMIT_RSS,
+        R::RlimitNproc => libc::RLIMIT_NPROC,
+        R::RlimitNofile => libc::RLIMIT_NOFILE,
+        R::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        R::RlimitAs => libc::RLIMIT_AS,
+        R::RlimitLocks => libc::RLIMIT_LOCKS,
+        R::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        R::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        R::RlimitNice => libc::RLIMIT_NICE,
+        R::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        R::RlimitRttime => libc::RLIMIT_RTTIME,
     }
 }
 
@@ -113,7 +137,15 @@ pub fn set_io_priority(p: &oci_spec::runtime::Process) -> Result<()> {
         C::IoprioClassBe => 2,
         C::IoprioClassIdle => 3,
     };
-    let value = (class << 13) | (io.priority() & 0x1fff);
+    // Levels are 0 (highest) to 7; anything else is refused, never masked
+    // into another level (bundle.rs refuses it before the fork already).
+    if !(0..=7).contains(&io.priority()) {
+        anyhow::bail!(
+            "process.ioPriority.priority {} is out of range (0 to 7)",
+            io.priority()
+        );
+    }
+    let value = (class << 13) | io.priority();
     // SAFETY: plain syscall with integer arguments.
     if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) } != 0 {
         return Err(std::io::Error::last_os_error()).context("set io priority");
@@ -202,12 +234,13 @@ pub fn set_lsm_labels(p: &oci_spec::runtime::Process) -> Result<()> {
 
 /// Unblocks every signal and gives each its default action: the container must
 /// not inherit `run`'s blocked mask or tong's ignored SIGPIPE.
-pub fn reset_signals() {
-    let _ = nix::sys::signal::sigprocmask(
+pub fn reset_signals() -> Result<()> {
+    nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
         None,
-    );
+    )
+    .context("unblock signals")?;
     // The kernel's sigaction, so glibc's reserved signals (32, 33) are reset too.
     #[repr(C)]
     struct KSigaction {
@@ -225,7 +258,7 @@ pub fn reset_signals() {
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             // SAFETY: rt_sigaction with a valid struct and the kernel's sigset size.
-            unsafe {
+            let r = unsafe {
                 libc::syscall(
                     libc::SYS_rt_sigaction,
                     sig,
@@ -234,8 +267,13 @@ pub fn reset_signals() {
                     8usize,
                 )
             };
+            if r != 0 {
+                return Err(std::io::Error::last_os_error())
+                    .with_context(|| format!("reset the action of signal {sig}"));
+            }
         }
     }
+    Ok(())
 }
 
 /// runc adds HOME from the container's /etc/passwd when the config has none.

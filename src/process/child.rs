@@ -26,8 +26,8 @@ use std::os::fd::AsRawFd;
 pub fn begin(chan: &Channel, keep_fds: u32, cgroup: Option<&SelfJoin>, what: &str) -> Result<()> {
     attrs::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
     attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
-    attrs::mark_cloexec_from(3 + keep_fds);
-    attrs::reset_signals();
+    attrs::mark_cloexec_from(3 + keep_fds)?;
+    attrs::reset_signals()?;
     if let Some(cg) = cgroup {
         cg.join_self()?;
     }
@@ -38,11 +38,15 @@ pub fn begin(chan: &Channel, keep_fds: u32, cgroup: Option<&SelfJoin>, what: &st
 }
 
 /// Becomes root of the user namespace just joined or made, so the steps
-/// that follow are privileged in it.
-pub fn become_userns_root() {
+/// that follow are privileged in it. Root must be mapped: the setup done
+/// as anyone else would fail later, less clearly, or not at all.
+pub fn become_userns_root() -> Result<()> {
     use nix::unistd::{Gid, Uid};
-    let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
-    let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .context("become gid 0 in the user namespace (is gid 0 mapped?)")?;
+    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .context("become uid 0 in the user namespace (is uid 0 mapped?)")?;
+    Ok(())
 }
 
 /// How the cwd is entered.
@@ -89,12 +93,7 @@ pub fn prepare(s: &Setup) -> Result<Exec> {
     attrs::set_scheduler(p)?;
     attrs::set_lsm_labels(p)?;
     if let Some(id) = s.keyring {
-        // A fresh session keyring named as runc names it, so the container
-        // can't see the host's keys.
-        if let Ok(name) = CString::new(format!("_ses.{id}")) {
-            // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) with a live C string.
-            unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) };
-        }
+        join_session_keyring(id)?;
     }
     if let Some(umask) = p.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
@@ -153,6 +152,29 @@ impl Exec {
             )
         })
     }
+}
+
+/// A fresh session keyring named as runc names it, so the container can't
+/// see the host's keys. As runc: only a kernel without keyrings (ENOSYS) is
+/// let through; any other refusal (EDQUOT when the key quota is used up, a
+/// seccomp filter's EPERM) fails the create, with --no-new-keyring as the way out.
+fn join_session_keyring(id: &str) -> Result<()> {
+    let name = CString::new(format!("_ses.{id}")).context("session keyring name")?;
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, name) with a live C string.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            libc::KEYCTL_JOIN_SESSION_KEYRING,
+            name.as_ptr(),
+        )
+    } < 0
+    {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(e).context("unable to join session keyring");
+        }
+    }
+    Ok(())
 }
 
 /// Installs the filter; a NOTIFY listener goes to the parent, which hands it on.

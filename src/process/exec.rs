@@ -41,7 +41,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
         return Err(std::io::Error::last_os_error()).context("join the container's namespaces");
     }
     if a.in_userns {
-        child::become_userns_root();
+        child::become_userns_root()?;
     }
     nix::unistd::setsid().context("setsid")?;
     let p = &a.process;

@@ -25,7 +25,7 @@ pub struct InitArgs<'a> {
     pub keep_fds: u32,
     pub extra_env: Vec<String>,
     /// linux.seccomp, compiled by the parent before the fork.
-    pub seccomp: Option<tong_seccomp::Filter>,
+    pub seccomp: Option<&'a tong_seccomp::Filter>,
     /// The v1 cgroups to move into first thing (else the parent put us there).
     pub cgroup: Option<&'a crate::cgroups::SelfJoin>,
 }
@@ -90,7 +90,17 @@ fn setup(a: &InitArgs) -> Result<Ready> {
     if needs_hook_sync(plan) {
         a.chan.send(&Msg::RunHooks)?;
         match a.chan.expect("hooks")? {
-            Msg::HooksDone { state: s } => state = s,
+            Msg::HooksDone { pid } => {
+                let annotations = plan.spec.annotations().clone().unwrap_or_default();
+                state = crate::state::hook_json(
+                    plan.spec.version(),
+                    a.id,
+                    crate::state::Status::Creating,
+                    pid,
+                    &plan.bundle,
+                    &annotations.into_iter().collect(),
+                );
+            }
             m => anyhow::bail!("unexpected message {m}"),
         }
         let h = plan.spec.hooks().as_ref();
@@ -128,7 +138,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
     let exec = child::prepare(&child::Setup {
         process: p,
         chan: &a.chan,
-        seccomp: a.seccomp.as_ref(),
+        seccomp: a.seccomp,
         in_userns: plan.ns.has(T::User),
         keyring: (!a.no_new_keyring).then_some(a.id),
         parent_listens_at_exec: false,
@@ -171,7 +181,7 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
         }
     }
     if ns.has(T::User) {
-        child::become_userns_root();
+        child::become_userns_root()?;
     }
     if ns.is_new(T::Time) {
         unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
@@ -211,7 +221,11 @@ fn fork_real_init(a: &InitArgs) -> Result<()> {
             Ok(())
         }
         crate::process::clone::Forked::Parent { pid, .. } => {
-            let _ = a.chan.send(&Msg::Forked { pid: pid.as_raw() });
+            if let Err(e) = a.chan.send(&Msg::Forked { pid: pid.as_raw() }) {
+                // The parent would never learn of the real init: end it.
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                return Err(e).context("report the forked init");
+            }
             // SAFETY: the intermediate leaves without running destructors.
             unsafe { libc::_exit(0) }
         }

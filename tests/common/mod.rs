@@ -574,10 +574,14 @@ pub fn find_mount<'a>(m: &'a [MountEntry], point: &str) -> Option<&'a MountEntry
     tong_testkit::mountinfo::find(m, point)
 }
 
+/// The directory of cgroupsPath `path` for controller `ctrl`: its v1
+/// hierarchy (/sys/fs/cgroup/CTRL, as mounted here), else the cgroup2 one.
 pub fn cgroup_dir(ctrl: &str, path: &str) -> PathBuf {
-    Path::new("/sys/fs/cgroup")
-        .join(ctrl)
-        .join(path.trim_start_matches('/'))
+    let v1 = Path::new("/sys/fs/cgroup").join(ctrl);
+    if v1.is_dir() {
+        return v1.join(path.trim_start_matches('/'));
+    }
+    tong_testkit::cgroups::dir_for(ctrl, path)
 }
 
 /// Whether pid is alive (not a zombie).
