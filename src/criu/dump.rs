@@ -40,7 +40,7 @@ pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<()> {
         tcp_skip_in_flight: Some(a.tcp_skip_in_flight),
         link_remap: Some(a.link_remap),
         ps: page_server,
-        ..common.opts(&a.criu, log_file, &spec)
+        ..common.opts(&a.criu, log_file, &spec, 0)
     };
     for t in [T::Network, T::Pid] {
         external_ns(&criu, &spec, t, &mut opts)?;
@@ -104,7 +104,13 @@ pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<()> {
     debug!("criu {}: {} of container {}", criu.version, kind.as_str_name(), a.id);
     let was_paused = status == Status::Paused;
     let run = |mut status_fd: Option<OwnedFd>| -> Result<()> {
-        let mut s = Session::start(&criu, ChildSetup::default())?;
+        let mut s = Session::start(
+            &criu,
+            ChildSetup {
+                dirs: common.dirs(),
+                ..Default::default()
+            },
+        )?;
         s.call(req, |n, _fd| {
             let script = n.script.as_deref().unwrap_or("");
             debug!("criu notify: {script}");

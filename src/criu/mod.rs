@@ -27,7 +27,6 @@ use crate::cli::CriuArgs;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
 use rpc::{CriuCgMode, CriuOpts};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// runc's name for the file of the container's stdio at checkpoint time.
@@ -36,9 +35,8 @@ const DESCRIPTORS: &str = "descriptors.json";
 /// The options `checkpoint` and `restore` share, checked.
 struct Common {
     images: PathBuf,
-    images_fd: OwnedFd,
-    /// The work dir if given (logs go there), kept open for criu.
-    work: Option<(PathBuf, OwnedFd)>,
+    /// The work dir if given (logs go there).
+    work: Option<PathBuf>,
     cg_mode: CriuCgMode,
     empty_ns: u32,
 }
@@ -53,18 +51,14 @@ impl Common {
         if create_images {
             mkdir_700(&images)?;
         }
-        let images_fd = open_dir(&images)?;
-        let work = match &a.work_path {
-            Some(w) => {
-                mkdir_700(w)?;
-                Some((w.clone(), open_dir(w)?))
-            }
-            None => None,
-        };
+        open_dir(&images)?;
+        if let Some(w) = &a.work_path {
+            mkdir_700(w)?;
+            open_dir(w)?;
+        }
         Ok(Common {
             images,
-            images_fd,
-            work,
+            work: a.work_path.clone(),
             cg_mode: cg_mode(a.manage_cgroups_mode.as_deref())?,
             empty_ns: empty_ns(&a.empty_ns)?,
         })
@@ -72,14 +66,22 @@ impl Common {
 
     /// Where criu writes its log.
     fn log_dir(&self) -> &Path {
-        self.work.as_ref().map(|w| w.0.as_path()).unwrap_or(&self.images)
+        self.work.as_deref().unwrap_or(&self.images)
     }
 
-    /// The options every request carries (runc's set).
-    fn opts(&self, a: &CriuArgs, log_file: &str, spec: &Spec) -> CriuOpts {
+    /// The directories criu opens for itself (`swrk::ChildSetup::dirs`).
+    fn dirs(&self) -> Vec<PathBuf> {
+        let mut d = vec![self.images.clone()];
+        d.extend(self.work.clone());
+        d
+    }
+
+    /// The options every request carries (runc's set); `extra`: how many
+    /// fds go to criu before the directories.
+    fn opts(&self, a: &CriuArgs, log_file: &str, spec: &Spec, extra: usize) -> CriuOpts {
         CriuOpts {
-            images_dir_fd: self.images_fd.as_raw_fd(),
-            work_dir_fd: self.work.as_ref().map(|w| w.1.as_raw_fd()),
+            images_dir_fd: swrk::Session::dir_fd(extra, 0),
+            work_dir_fd: self.work.as_ref().map(|_| swrk::Session::dir_fd(extra, 1)),
             log_level: Some(4),
             log_file: Some(log_file.to_string()),
             manage_cgroups: Some(true),
@@ -108,12 +110,12 @@ fn mkdir_700(p: &Path) -> Result<()> {
         .with_context(|| format!("mkdir {}", p.display()))
 }
 
-fn open_dir(p: &Path) -> Result<OwnedFd> {
+fn open_dir(p: &Path) -> Result<()> {
     let f = std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
     if !f.metadata()?.is_dir() {
         bail!("open {}: not a directory", p.display());
     }
-    Ok(f.into())
+    Ok(())
 }
 
 fn cg_mode(m: Option<&str>) -> Result<CriuCgMode> {

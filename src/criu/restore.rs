@@ -131,11 +131,15 @@ impl CriuSpawner<'_> {
         std::fs::create_dir(&criu_root)
             .with_context(|| format!("mkdir {}", criu_root.display()))?;
 
+        let mut ns = CriuOpts::default();
+        let extra = self.namespaces(spec, &mut ns)?;
         let mut opts = CriuOpts {
             root: Some(criu_root.display().to_string()),
             evasive_devices: Some(true),
             rst_sibling: Some(true),
-            ..self.common.opts(&a.criu, LOG_FILE, spec)
+            inherit_fd: ns.inherit_fd,
+            join_ns: ns.join_ns,
+            ..self.common.opts(&a.criu, LOG_FILE, spec, extra.len())
         };
         for (flag, v, o) in [
             ("--lsm-profile", &a.lsm_profile, &mut opts.lsm_profile),
@@ -152,7 +156,6 @@ impl CriuSpawner<'_> {
                 *o = Some(v.clone());
             }
         }
-        let extra = self.namespaces(spec, &mut opts)?;
         opts.ext_mnt = mounts::restore_ext(spec, &plan.bundle, &plan.rootfs, &plan.cgroup_path);
         // The checkpointed init's pipes are mapped to our stdio (runc).
         for (i, d) in self.descriptors.iter().enumerate() {
@@ -172,6 +175,7 @@ impl CriuSpawner<'_> {
                 extra: extra.iter().map(|f| f.as_raw_fd()).collect(),
                 inherit_stdio: true,
                 prepare: Some(&prepare),
+                dirs: self.common.dirs(),
             },
         )?;
         // criu restores the tree into its own cgroup: the container's.

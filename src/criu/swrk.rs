@@ -13,7 +13,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use prost::Message;
 use std::ffi::CString;
-use std::io::{IoSliceMut, Read};
+use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,9 @@ pub struct ChildSetup<'a> {
     pub inherit_stdio: bool,
     /// Runs in the child before exec (restore: its private mounts).
     pub prepare: Option<&'a dyn Fn() -> Result<()>>,
+    /// Directories opened in the child, after `prepare`, as fds 4+extra…
+    /// (the image and work dirs: see `Session::start`).
+    pub dirs: Vec<PathBuf>,
 }
 
 /// A running `criu swrk`, our child.
@@ -83,17 +86,20 @@ fn which(name: &str) -> Option<PathBuf> {
 }
 
 impl Session {
-    /// Forks and execs `criu swrk 3`. A failure before the exec (the child's
-    /// `prepare`, the exec itself) comes back as this call's error.
+    /// Forks and execs `criu swrk 3`. The child makes the RPC socketpair
+    /// itself, after `prepare`, and sends us our end: CRIU opens the image
+    /// and work dirs through /proc/PEER/fd/N, PEER being the socketpair's
+    /// maker, so they are criu's own fds (`ChildSetup::dirs`) opened in its
+    /// own mount namespace. A failure before the exec comes back as this
+    /// call's error.
     pub fn start(criu: &Criu, setup: ChildSetup) -> Result<Session> {
-        let (ours, theirs) = socketpair(
+        let (ctl, ctl_child) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
             None,
             SockFlag::SOCK_CLOEXEC,
         )
         .context("criu socketpair")?;
-        let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let argv: Vec<CString> = ["criu", "swrk", "3"]
             .iter()
             .map(|a| CString::new(*a).expect("no NUL"))
@@ -103,29 +109,42 @@ impl Session {
         // up and execs (or reports and _exits).
         match unsafe { nix::unistd::fork() }.context("fork criu")? {
             nix::unistd::ForkResult::Child => {
-                drop((ours, err_r));
-                let why = child(&setup, theirs.as_raw_fd(), &exe, &argv);
+                drop(ctl);
+                let why = child(&setup, ctl_child.as_raw_fd(), &exe, &argv);
                 let msg = format!("{why:#}");
-                let _ = nix::unistd::write(&err_w, msg.as_bytes());
+                let _ = send(ctl_child.as_raw_fd(), msg.as_bytes(), MsgFlags::empty());
                 // SAFETY: leaving the forked child without running destructors.
                 unsafe { libc::_exit(127) };
             }
             nix::unistd::ForkResult::Parent { child } => {
-                drop((theirs, err_w));
-                let mut msg = String::new();
-                let _ = std::fs::File::from(err_r).read_to_string(&mut msg);
+                drop(ctl_child);
                 let mut s = Session {
-                    sock: ours,
+                    sock: ctl,
                     pid: child,
                     waited: false,
                 };
-                if !msg.is_empty() {
+                let mut buf = [0u8; 4096];
+                // Our end of the RPC socket, or why the child failed.
+                let (n, fd) = s.recv(&mut buf)?;
+                let Some(fd) = fd else {
                     s.reap();
-                    bail!("{msg}");
+                    bail!("{}", String::from_utf8_lossy(&buf[..n]));
+                };
+                // EOF once criu runs (close-on-exec), or why the exec failed.
+                let (n, _) = s.recv(&mut buf)?;
+                if n > 0 {
+                    s.reap();
+                    bail!("{}", String::from_utf8_lossy(&buf[..n]));
                 }
+                s.sock = fd;
                 Ok(s)
             }
         }
+    }
+
+    /// The fd number criu has `ChildSetup::dirs[i]` as.
+    pub fn dir_fd(setup_extra: usize, i: usize) -> i32 {
+        (4 + setup_extra + i) as i32
     }
 
     /// Sends `req` and answers each notification (`on_notify` with the
@@ -265,9 +284,9 @@ fn status_text(s: &WaitStatus) -> String {
     }
 }
 
-/// In the forked child: PDEATHSIG, `prepare`, the fds in place, exec.
-/// Returns only on failure.
-fn child(setup: &ChildSetup, sock: RawFd, exe: &CString, argv: &[CString]) -> anyhow::Error {
+/// In the forked child: PDEATHSIG, `prepare`, the RPC socketpair (our end
+/// sent over `ctl`), the fds in place, exec. Returns only on failure.
+fn child(setup: &ChildSetup, ctl: RawFd, exe: &CString, argv: &[CString]) -> anyhow::Error {
     let r = (|| -> Result<std::convert::Infallible> {
         // SAFETY: prctl without pointers.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
@@ -280,10 +299,34 @@ fn child(setup: &ChildSetup, sock: RawFd, exe: &CString, argv: &[CString]) -> an
         if let Some(p) = setup.prepare {
             p()?;
         }
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .context("criu socketpair")?;
+        let fds = [ours.as_raw_fd()];
+        let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+        nix::sys::socket::sendmsg::<()>(
+            ctl,
+            &[std::io::IoSlice::new(b"rpc")],
+            &cmsg,
+            MsgFlags::empty(),
+            None,
+        )
+        .context("hand over the criu socket")?;
+        drop(ours);
+        let mut srcs = vec![theirs.as_raw_fd()];
+        srcs.extend(&setup.extra);
+        let mut dirs = Vec::new();
+        for d in &setup.dirs {
+            let f = std::fs::File::open(d).with_context(|| format!("open {}", d.display()))?;
+            srcs.push(f.as_raw_fd());
+            dirs.push(f);
+        }
         // Every source is first moved above the targets, so no dup2 below
         // overwrites a source still to be placed.
-        let mut srcs = vec![sock];
-        srcs.extend(&setup.extra);
         let high: Vec<RawFd> = srcs
             .iter()
             .map(|fd| {
