@@ -3,7 +3,7 @@
 # same checks on both). Runs where `criu check` passes: in a hack/vm guest
 # (Debian's 6.1 kernel); on a kernel where it fails (this host's 6.18) it
 # prints SKIP with criu's reason and exits 0, or 1 under TONG_TEST_FULL=1.
-#   hack/vm run -- tests/vm/criu.sh [--runtimes "tong runc"] [--cases "counter predump tty failures"]
+#   hack/vm run -- tests/vm/criu.sh [--runtimes "tong runc"] [--cases "counter tty failures"]
 # Needs `cargo build --release --workspace` first (hack/tong-path release tong).
 #
 # Containers write to anonymous pipes (CRIU cannot dump a file of another
@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 tree=$PWD
 runtimes="tong runc"
-cases="counter predump tty failures"
+cases="counter tty failures"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runtimes) runtimes=$2; shift 2 ;;
@@ -83,7 +83,7 @@ wait_until() {
 	while [ $t -gt 0 ]; do "$@" && return 0; sleep 0.2; t=$((t - 1)); done
 	return 1
 }
-grows() { local n; n=$(count "$1"); wait_until 20 test "$(count "$1")" -gt "$((n + 1))"; }
+grows() { local n; n=$(count "$1"); wait_until 20 test "$(count "$1")" -gt "$n"; }
 has() { [ -e "$1" ]; }
 at_least() { test "$(count "$1")" -ge "$2"; }
 
@@ -105,13 +105,19 @@ state_of() { "$(bin "$1")" --root "$2" state "$3" 2>&1; }
 pid_of() { state_of "$@" | sed -n 's/.*"pid": \([0-9]*\).*/\1/p'; }
 status_of() { state_of "$@" | sed -n 's/.*"status": "\([a-z]*\)".*/\1/p'; }
 
-# running RT ROOT ID WHAT: the container runs, in its own cgroup, and exec works.
+# running RT ROOT ID WHAT [OLD-ID]: the container runs, in its own cgroup,
+# and exec works. OLD-ID: runc 1.1.5 restores into the checkpointed
+# container's cgroup, not the new id's: reported, not failed (the oracle's bug).
 running() {
-	local rt=$1 root=$2 id=$3 what=$4 pid cg out
+	local rt=$1 root=$2 id=$3 what=$4 old=${5:-} pid cg out
 	pid=$(pid_of "$rt" "$root" "$id")
 	[ "$(status_of "$rt" "$root" "$id")" = running ] || { fail "$rt $what: status $(status_of "$rt" "$root" "$id")"; return 1; }
 	cg=$(cat "/proc/$pid/cgroup" 2>&1)
-	[ "$cg" = "0::/$id" ] || { fail "$rt $what: init $pid in cgroup $cg, not /$id"; return 1; }
+	if [ "$rt" = runc ] && [ -n "$old" ] && [ "$cg" = "0::/$old" ]; then
+		info "runc $what: restored into the old container's cgroup /$old, not /$id (runc 1.1.5; tong uses the new id's)"
+	elif [ "$cg" != "0::/$id" ]; then
+		fail "$rt $what: init $pid in cgroup $cg, not /$id"; return 1
+	fi
 	out=$("$(bin "$rt")" --root "$root" exec "$id" sh -c 'echo exec-ok' 2>&1)
 	[ "$out" = exec-ok ] || { fail "$rt $what: exec: $out"; return 1; }
 	return 0
@@ -156,16 +162,23 @@ case_counter() {
 	else
 		fail "$rt counter: restore: first=$(first "$d/log2") want $((n1 + 1)), pid=$pid pidfile=$(cat "$d/pid" 2>&1) old=$oldpid"
 	fi
+	# A pre-dump, then a dump on top of it (--parent-path) with
 	# --leave-running, on the restored container.
 	local before after
 	before=$(last "$d/log2")
-	if ! out=$("$R" --root "$root" checkpoint --leave-running --image-path "$d/img2" "$id" 2>&1); then
-		fail "$rt leave-running: checkpoint: $(tail -3 <<<"$out")"; return
-	fi
-	if [ "$(status_of "$rt" "$root" "$id")" = running ] && [ "$(pid_of "$rt" "$root" "$id")" = "$pid" ] && grows "$d/log2"; then
-		ok "$rt leave-running: still running as pid $pid, still counting"
+	if out=$("$R" --root "$root" checkpoint --pre-dump --image-path "$d/parent" "$id" 2>&1) &&
+		[ "$(status_of "$rt" "$root" "$id")" = running ] && grows "$d/log2"; then
+		ok "$rt pre-dump: images in parent/, still running and counting"
 	else
-		fail "$rt leave-running: status=$(status_of "$rt" "$root" "$id") pid=$(pid_of "$rt" "$root" "$id")"
+		fail "$rt pre-dump: $(tail -3 <<<"$out") status=$(status_of "$rt" "$root" "$id")"; return
+	fi
+	if ! out=$("$R" --root "$root" checkpoint --leave-running --parent-path ../parent --image-path "$d/img2" "$id" 2>&1); then
+		fail "$rt leave-running dump on the pre-dump: $(tail -3 <<<"$out")"; return
+	fi
+	if [ "$(status_of "$rt" "$root" "$id")" = running ] && [ "$(pid_of "$rt" "$root" "$id")" = "$pid" ] && grows "$d/log2" && [ -L "$d/img2/parent" ]; then
+		ok "$rt dump --leave-running --parent-path ../parent: still running as pid $pid, counting; img2/parent -> $(readlink "$d/img2/parent")"
+	else
+		fail "$rt leave-running: status=$(status_of "$rt" "$root" "$id") pid=$(pid_of "$rt" "$root" "$id") parent: $(ls -l "$d/img2/parent" 2>&1)"
 	fi
 	"$R" --root "$root" delete -f "$id"
 	after=$(last "$d/log2")
@@ -175,46 +188,13 @@ case_counter() {
 		{ fail "$rt new id: restore: $(tail -5 "$d/log3")"; return; }
 	wait_until 20 at_least "$d/log3" 2
 	local f; f=$(first "$d/log3")
-	if [ -n "$f" ] && [ "$f" -gt "$before" ] && [ "$f" -le "$((after + 1))" ] && grows "$d/log3" && running "$rt" "$root" "$id2" "new id"; then
-		ok "$rt new id: restored as $id2, counts on from $f (checkpoint taken between $before and $after)"
+	if [ -n "$f" ] && [ "$f" -gt "$before" ] && [ "$f" -le "$((after + 1))" ] && grows "$d/log3" && running "$rt" "$root" "$id2" "new id" "$id"; then
+		ok "$rt new id: restored as $id2 from the pre-dump + dump, counts on from $f (checkpoint taken between $before and $after)"
 	else
 		fail "$rt new id: first=$f, want in ($before, $((after + 1))]"
 	fi
 	"$R" --root "$root" delete -f "$id2"
 	gone "$rt" "$root" "$id2" && ok "$rt counter: delete left nothing" || fail "$rt counter: left behind after delete"
-}
-
-# predump: a pre-dump keeps the container running; the dump on top of it
-# (--parent-path) restores.
-case_predump() {
-	local rt=$1 R=$(bin "$1") d="$work/predump-$1" id="pd-$1-$$" root="$work/root-predump-$1"
-	mkdir -p "$d"; bundle "$d/b" "$COUNTER"
-	(cd "$d/b" && bg "$d/log1" "$R" --root "$root" run -d "$id") || { fail "$rt pre-dump: run: $(cat "$d/log1")"; return; }
-	wait_until 30 at_least "$d/log1" 3
-	if out=$("$R" --root "$root" checkpoint --pre-dump --image-path "$d/parent" "$id" 2>&1) &&
-		[ "$(status_of "$rt" "$root" "$id")" = running ] && grows "$d/log1"; then
-		ok "$rt pre-dump: images in parent/, still running and counting"
-	else
-		fail "$rt pre-dump: $(tail -3 <<<"$out") status=$(status_of "$rt" "$root" "$id")"; return
-	fi
-	if ! out=$("$R" --root "$root" checkpoint --parent-path ../parent --image-path "$d/img" "$id" 2>&1); then
-		fail "$rt dump on a pre-dump: $(tail -3 <<<"$out")"; return
-	fi
-	local n1; n1=$(last "$d/log1")
-	if gone "$rt" "$root" "$id" && [ -L "$d/img/parent" ]; then
-		ok "$rt dump --parent-path ../parent: done, img/parent -> $(readlink "$d/img/parent")"
-	else
-		fail "$rt dump --parent-path: state=$(state_of "$rt" "$root" "$id" | tr -d '\n') parent link: $(ls -l "$d/img/parent" 2>&1)"
-	fi
-	(cd "$d/b" && bg "$d/log2" "$R" --root "$root" restore -d --image-path "$d/img" "$id") ||
-		{ fail "$rt pre-dump restore: $(tail -5 "$d/log2")"; return; }
-	wait_until 20 at_least "$d/log2" 2
-	if [ "$(first "$d/log2")" = "$((n1 + 1))" ] && running "$rt" "$root" "$id" "pre-dump restore"; then
-		ok "$rt pre-dump + dump: restored, counts on from $((n1 + 1))"
-	else
-		fail "$rt pre-dump + dump restore: first=$(first "$d/log2") want $((n1 + 1))"
-	fi
-	"$R" --root "$root" delete -f "$id"
 }
 
 # tty: a container with a terminal (--console-socket) and a bind mount of a
@@ -258,12 +238,12 @@ case_tty() {
 # failures: nothing is left behind, a running container stays as it was.
 case_failures() {
 	local rt=$1 R=$(bin "$1") d="$work/fail-$1" root="$work/root-fail-$1" id out rc
-	mkdir -p "$d" "$d/empty"; bundle "$d/b" "$COUNTER"
+	mkdir -p "$d"; bundle "$d/b" "$COUNTER"
 	# Restore from image dirs that hold no checkpoint.
 	id="bad-$rt-$$"
 	printf '["/dev/null","/dev/null","/dev/null"]' >"$d/descr-only.json"
 	mkdir -p "$d/descr-only"; cp "$d/descr-only.json" "$d/descr-only/descriptors.json"
-	for img in "$d/missing" "$d/empty" "$d/descr-only"; do
+	for img in "$d/missing" "$d/descr-only"; do
 		out=$(cd "$d/b" && "$R" --root "$root" restore -d --image-path "$img" "$id" </dev/null 2>&1); rc=$?
 		if [ $rc -ne 0 ] && gone "$rt" "$root" "$id" && ! pgrep -x criu >/dev/null; then
 			ok "$rt restore from $(basename "$img"): exit $rc, nothing left ($(grep -v '^\(time=.*level=warning\|---\)' <<<"$out" | tail -1 | cut -c1-150))"
