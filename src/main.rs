@@ -52,8 +52,9 @@ fn main() {
     logging::init(cli.log.clone(), cli.log_format, cli.debug);
     if cli.version {
         println!(
-            "tong version {}\nspec: {SPEC_VERSION}",
-            env!("CARGO_PKG_VERSION")
+            "tong version {}\nspec: {SPEC_VERSION}\ncriu: {}",
+            env!("CARGO_PKG_VERSION"),
+            criu::located()
         );
         return;
     }

@@ -72,7 +72,9 @@ pub fn features(spec_version: &str) -> Result<()> {
             "mountExtensions": {"idmap": {"enabled": false}}
         },
         "annotations": {
-            "org.opencontainers.runc.checkpoint.enabled": "false",
+            // runc 1.2's key: checkpoint/restore are built in (they need
+            // criu in PATH at run time: `tong --version` says if it is).
+            "org.opencontainers.runc.checkpoint.enabled": "true",
             "io.github.tong.version": env!("CARGO_PKG_VERSION")
         }
     });

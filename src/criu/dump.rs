@@ -25,10 +25,10 @@ pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<()> {
     if matches!(status, Status::Created | Status::Stopped | Status::Creating) {
         bail!("Container cannot be checkpointed in {status} state");
     }
-    let criu = swrk::find()?;
     let common = Common::new(&a.criu, true)?;
     let parent = parent_path(&common.images, a.parent_path.as_deref())?;
     let page_server = a.page_server.as_deref().map(page_server).transpose()?;
+    let criu = swrk::find()?;
     let spec = super::read_config(&c.state.bundle)?;
     let pid = c.state.pid;
 
@@ -89,11 +89,8 @@ pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<()> {
                     .unwrap_or_else(|_| "/dev/null".to_string())
             })
             .collect();
-        std::fs::write(
-            common.images.join(DESCRIPTORS),
-            serde_json::to_vec(&fds)?,
-        )
-        .with_context(|| format!("write {}", common.images.join(DESCRIPTORS).display()))?;
+        std::fs::write(common.images.join(DESCRIPTORS), serde_json::to_vec(&fds)?)
+            .with_context(|| format!("write {}", common.images.join(DESCRIPTORS).display()))?;
     }
 
     let req = CriuReq {
@@ -101,7 +98,12 @@ pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<()> {
         opts: Some(opts),
         ..Default::default()
     };
-    debug!("criu {}: {} of container {}", criu.version, kind.as_str_name(), a.id);
+    debug!(
+        "criu {}: {} of container {}",
+        criu.version,
+        kind.as_str_name(),
+        a.id
+    );
     let was_paused = status == Status::Paused;
     let run = |mut status_fd: Option<OwnedFd>| -> Result<()> {
         let mut s = Session::start(
@@ -177,7 +179,12 @@ fn page_server(s: &str) -> Result<CriuPageServerInfo> {
 
 /// A namespace joined by path is not dumped: CRIU records it as external
 /// (`net[INODE]:extRootNetNS`) and restore hands the new one in.
-fn external_ns(criu: &swrk::Criu, spec: &oci_spec::runtime::Spec, t: T, opts: &mut CriuOpts) -> Result<()> {
+fn external_ns(
+    criu: &swrk::Criu,
+    spec: &oci_spec::runtime::Spec,
+    t: T,
+    opts: &mut CriuOpts,
+) -> Result<()> {
     let Some(path) = super::ns_path(spec, t) else {
         return Ok(());
     };
@@ -185,8 +192,7 @@ fn external_ns(criu: &swrk::Criu, spec: &oci_spec::runtime::Spec, t: T, opts: &m
     if criu.version < super::ext_ns_min_version(t) {
         bail!("criu lacks support for external {name} namespace during checkpointing process (old criu version?)");
     }
-    let ino = std::fs::metadata(&path)
-        .with_context(|| format!("stat {}", path.display()))?;
+    let ino = std::fs::metadata(&path).with_context(|| format!("stat {}", path.display()))?;
     use std::os::unix::fs::MetadataExt;
     opts.external
         .push(format!("{name}[{}]:{}", ino.ino(), super::ext_ns_key(t)));
@@ -248,4 +254,41 @@ fn check_status_fd(fd: i32) -> Result<OwnedFd> {
     }
     // SAFETY: the caller gave us this fd for this purpose.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_server_addresses() {
+        let p = page_server("10.0.0.1:27277").unwrap();
+        assert_eq!(
+            (p.address.as_deref(), p.port),
+            (Some("10.0.0.1"), Some(27277))
+        );
+        let p = page_server("[::1]:80").unwrap();
+        assert_eq!(p.address.as_deref(), Some("::1"));
+        for bad in ["nocolon", ":80", "host:", "host:port"] {
+            assert!(page_server(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parent_path_must_be_a_relative_dir() {
+        let d = std::env::temp_dir().join(format!("tong-criu-parent-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("img")).unwrap();
+        std::fs::create_dir_all(d.join("pre")).unwrap();
+        let img = d.join("img");
+        assert_eq!(parent_path(&img, None).unwrap(), None);
+        assert_eq!(
+            parent_path(&img, Some(Path::new("../pre")))
+                .unwrap()
+                .as_deref(),
+            Some("../pre")
+        );
+        assert!(parent_path(&img, Some(Path::new("/abs"))).is_err());
+        assert!(parent_path(&img, Some(Path::new("../nosuch"))).is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

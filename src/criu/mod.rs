@@ -29,6 +29,14 @@ use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
 use rpc::{CriuCgMode, CriuOpts};
 use std::path::{Path, PathBuf};
 
+/// For `tong --version`: checkpoint/restore are built in; where criu is.
+pub fn located() -> String {
+    match swrk::which("criu") {
+        Some(p) => format!("{} (checkpoint/restore through its RPC)", p.display()),
+        None => "not found in PATH (checkpoint/restore need CRIU 3.x)".to_string(),
+    }
+}
+
 /// runc's name for the file of the container's stdio at checkpoint time.
 const DESCRIPTORS: &str = "descriptors.json";
 
@@ -201,7 +209,12 @@ fn quote_log_errors(dir: &Path, file: &str) {
         if printed == 0 {
             crate::logging::warn(&format!("--- Quoting {:?}", path.display().to_string()));
         }
-        for (n, line) in lines.iter().enumerate().take(i + 1).skip(i.saturating_sub(5)) {
+        for (n, line) in lines
+            .iter()
+            .enumerate()
+            .take(i + 1)
+            .skip(i.saturating_sub(5))
+        {
             if n + 1 > printed && !line.is_empty() {
                 crate::logging::warn(&format!("{}:{line}", n + 1));
                 printed = n + 1;
@@ -228,7 +241,44 @@ fn failed(criu: &swrk::Criu, c: &Common, log_file: &str, e: anyhow::Error) -> an
 /// its hot path).
 fn read_config(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
-    let data = std::fs::read(&path)
-        .with_context(|| format!("checkpoint needs the bundle's config: read {}", path.display()))?;
+    let data = std::fs::read(&path).with_context(|| {
+        format!(
+            "checkpoint needs the bundle's config: read {}",
+            path.display()
+        )
+    })?;
     serde_json::from_slice(&data).map_err(|e| anyhow::anyhow!("invalid {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_and_namespaces() {
+        assert_eq!(cg_mode(None).unwrap(), CriuCgMode::Default);
+        assert_eq!(cg_mode(Some("soft")).unwrap(), CriuCgMode::Soft);
+        assert_eq!(cg_mode(Some("ignore")).unwrap(), CriuCgMode::Ignore);
+        assert!(cg_mode(Some("x")).is_err());
+        // The network namespace is always left empty, as runc does.
+        assert_eq!(empty_ns(&[]).unwrap(), libc::CLONE_NEWNET as u32);
+        assert_eq!(
+            empty_ns(&["network".to_string()]).unwrap(),
+            libc::CLONE_NEWNET as u32
+        );
+        assert!(empty_ns(&["pid".to_string()]).is_err());
+    }
+
+    #[test]
+    fn config_file_follows_the_annotation() {
+        let mut spec = Spec::default();
+        assert_eq!(config_file(&spec).as_deref(), Some("/etc/criu/runc.conf"));
+        let mut a = std::collections::HashMap::new();
+        a.insert("org.criu.config".to_string(), String::new());
+        spec.set_annotations(Some(a.clone()));
+        assert_eq!(config_file(&spec), None);
+        a.insert("org.criu.config".to_string(), "/x.conf".to_string());
+        spec.set_annotations(Some(a));
+        assert_eq!(config_file(&spec).as_deref(), Some("/x.conf"));
+    }
 }

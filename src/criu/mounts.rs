@@ -54,7 +54,10 @@ fn in_root(rootfs: &Path, dest: &Path) -> String {
         let rel = real.strip_prefix(rootfs).ok()?;
         Some(Path::new("/").join(rel))
     });
-    resolved.unwrap_or_else(|| dest.to_path_buf()).display().to_string()
+    resolved
+        .unwrap_or_else(|| dest.to_path_buf())
+        .display()
+        .to_string()
 }
 
 fn ext(key: impl Into<String>, val: impl Into<String>) -> ExtMountMap {
@@ -235,7 +238,10 @@ fn make_mountpoints(spec: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
             let what = || format!("create criu restore mountpoint for {}", dest.display());
             if is_bind(m) {
                 let src = source(m, bundle);
-                let target = if std::fs::metadata(&src).map(|md| md.is_dir()).unwrap_or(true) {
+                let target = if std::fs::metadata(&src)
+                    .map(|md| md.is_dir())
+                    .unwrap_or(true)
+                {
                     safe_fs::mkdir_all(root.as_fd(), &dest, 0o755).with_context(what)?
                 } else {
                     safe_fs::touch(root.as_fd(), &dest).with_context(what)?

@@ -12,10 +12,10 @@ use super::swrk::{self, ChildSetup, Criu, Session};
 use super::{mounts, Common, DESCRIPTORS};
 use crate::cli::RestoreArgs;
 use crate::container::{self, CreateOpts, Launch, Spawner};
+use crate::namespaces::proc_name;
 use crate::{debug, foreground, tty};
 use anyhow::{bail, Context, Result};
 use nix::unistd::Pid;
-use crate::namespaces::proc_name;
 use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -42,8 +42,8 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
 fn restore_blocked(o: &RestoreOpts) -> Result<i32> {
     let a = o.args;
     let plan = container::load_plan(&a.bundle, &a.id, o.systemd_cgroup)?;
-    let criu = swrk::find()?;
     let common = Common::new(&a.criu, false)?;
+    let criu = swrk::find()?;
     let descriptors = read_descriptors(&common.images)?;
     let console = match (plan.terminal(), &a.console_socket) {
         (false, _) => None,
@@ -167,8 +167,7 @@ impl CriuSpawner<'_> {
             }
         }
 
-        let prepare =
-            || mounts::prepare_root(spec, &plan.bundle, &plan.rootfs, &criu_root);
+        let prepare = || mounts::prepare_root(spec, &plan.bundle, &plan.rootfs, &criu_root);
         let mut s = Session::start(
             self.criu,
             ChildSetup {
@@ -203,9 +202,7 @@ impl CriuSpawner<'_> {
                 "orphan-pts-master" => {
                     let m = fd.context("orphan-pts-master without an fd")?;
                     match &self.console {
-                        Some(sock) => {
-                            tty::send_fd(sock.as_raw_fd(), m.as_raw_fd(), "/dev/ptmx")?
-                        }
+                        Some(sock) => tty::send_fd(sock.as_raw_fd(), m.as_raw_fd(), "/dev/ptmx")?,
                         None => *self.master.borrow_mut() = Some(m),
                     }
                 }
@@ -254,7 +251,10 @@ impl CriuSpawner<'_> {
                         bail!("criu lacks support for external {name} namespace during the restoration process (old criu version?)");
                     }
                     let f = std::fs::File::open(path).map_err(|e| {
-                        anyhow::anyhow!("Requested {name} namespace {} does not exist: {e}", path.display())
+                        anyhow::anyhow!(
+                            "Requested {name} namespace {} does not exist: {e}",
+                            path.display()
+                        )
                     })?;
                     opts.inherit_fd.push(InheritFd {
                         key: super::ext_ns_key(t).to_string(),
@@ -277,8 +277,8 @@ impl CriuSpawner<'_> {
 /// CRIU's cgroup roots: where criu is now, per hierarchy (runc reads
 /// /proc/PID/cgroup of criu the same way).
 fn cgroup_roots(pid: Pid) -> Result<Vec<super::rpc::CgroupRoot>> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .context("read criu's cgroups")?;
+    let text =
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).context("read criu's cgroups")?;
     Ok(text
         .lines()
         .filter_map(|l| {

@@ -52,8 +52,8 @@ pub fn find() -> Result<Criu> {
         anyhow!("CRIU version check failed: criu: executable file not found in $PATH (install CRIU 3.x to checkpoint or restore)")
     })?;
     let mut criu = Criu { path, version: 0 };
-    let mut s = Session::start(&criu, ChildSetup::default())
-        .context("CRIU version check failed")?;
+    let mut s =
+        Session::start(&criu, ChildSetup::default()).context("CRIU version check failed")?;
     let resp = s
         .call(
             CriuReq {
@@ -69,15 +69,12 @@ pub fn find() -> Result<Criu> {
         .context("CRIU version check failed: no version in the answer")?;
     criu.version = v.major_number * 10000 + v.minor_number * 100 + v.sublevel.unwrap_or(0);
     if criu.version < 30000 {
-        bail!(
-            "CRIU version {} must be 30000 or higher",
-            criu.version
-        );
+        bail!("CRIU version {} must be 30000 or higher", criu.version);
     }
     Ok(criu)
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")
         .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&path)
@@ -196,8 +193,12 @@ impl Session {
     }
 
     fn send(&self, req: &CriuReq) -> Result<()> {
-        send(self.sock.as_raw_fd(), &req.encode_to_vec(), MsgFlags::empty())
-            .context("send request to criu")?;
+        send(
+            self.sock.as_raw_fd(),
+            &req.encode_to_vec(),
+            MsgFlags::empty(),
+        )
+        .context("send request to criu")?;
         Ok(())
     }
 
@@ -233,7 +234,8 @@ impl Session {
     /// Ends the session: closes our end and waits for criu. A PRE_DUMP's
     /// criu waits for more requests and is not judged by its exit (runc).
     pub fn finish(mut self, kind: CriuReqType) -> Result<()> {
-        let _ = nix::sys::socket::shutdown(self.sock.as_raw_fd(), nix::sys::socket::Shutdown::Write);
+        let _ =
+            nix::sys::socket::shutdown(self.sock.as_raw_fd(), nix::sys::socket::Shutdown::Write);
         let st = self.reap();
         match st {
             Some(WaitStatus::Exited(_, 0)) => Ok(()),

@@ -170,7 +170,7 @@ case_counter() {
 		[ "$(status_of "$rt" "$root" "$id")" = running ] && grows "$d/log2"; then
 		ok "$rt pre-dump: images in parent/, still running and counting"
 	else
-		fail "$rt pre-dump: $(tail -3 <<<"$out") status=$(status_of "$rt" "$root" "$id")"; return
+		fail "$rt pre-dump: $(tail -3 <<<"$out") status=$(status_of "$rt" "$root" "$id") count=$(count "$d/log2") last=$(last "$d/log2"); $(ps -o pid,stat,wchan:20,args --ppid "$(pid_of "$rt" "$root" "$id")" 2>&1 | tail -3 | paste -sd' ')"; cp -r "$d/parent" "$tree/target/x/" 2>/dev/null; return
 	fi
 	if ! out=$("$R" --root "$root" checkpoint --leave-running --parent-path ../parent --image-path "$d/img2" "$id" 2>&1); then
 		fail "$rt leave-running dump on the pre-dump: $(tail -3 <<<"$out")"; return
