@@ -170,7 +170,12 @@ impl Session {
                     t.as_str_name(),
                     resp.cr_errno.unwrap_or(0)
                 );
-                if let Some(m) = resp.cr_errmsg.as_deref().filter(|m| !m.is_empty()) {
+                if let Some(m) = resp
+                    .cr_errmsg
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                {
                     e.push_str(&format!(": {m}"));
                 }
                 bail!(e);
