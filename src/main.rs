@@ -6,6 +6,7 @@ mod cgroups;
 mod cli;
 mod commands;
 mod container;
+mod criu;
 mod exeseal;
 mod foreground;
 mod hooks;
@@ -108,5 +109,7 @@ fn dispatch(g: &Global, command: Command) -> anyhow::Result<i32> {
         Command::Events(a) => events::events(&g.root, &a.id, a.stats, &a.interval).map(|_| 0),
         Command::Features => features::features().map(|_| 0),
         Command::Completion(a) => completion::completion(a.shell).map(|_| 0),
+        Command::Checkpoint(a) => checkpoint::checkpoint(g, &a).map(|_| 0),
+        Command::Restore(a) => restore::restore(g, &a),
     }
 }

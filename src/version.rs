@@ -9,7 +9,7 @@ pub const SPEC: &str = "1.2.0";
 /// both read these, so the two never disagree; set one to true in the change
 /// that makes the part work.
 pub const SYSTEMD_CGROUP: bool = false;
-pub const CHECKPOINT: bool = false;
+pub const CHECKPOINT: bool = true;
 
 pub fn print() {
     let has = |yes: bool| if yes { "built in" } else { "not built in" };
@@ -19,6 +19,10 @@ pub fn print() {
         env!("TONG_COMMIT"),
         env!("TONG_RUSTC_VERSION"),
         has(SYSTEMD_CGROUP),
-        has(CHECKPOINT),
+        if CHECKPOINT {
+            crate::criu::located()
+        } else {
+            has(false).to_string()
+        },
     );
 }

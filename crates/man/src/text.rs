@@ -268,6 +268,30 @@ pub fn page_text(command: &str) -> PageText {
             see_also: &["bash(1)", "zsh(1)", "fish(1)"],
             ..Default::default()
         },
+        "checkpoint" => PageText {
+            description: &[
+                "Dumps a running (or paused) container with CRIU, driven through its RPC interface (`criu swrk`), into the image directory (default `./checkpoint`), as runc does: bind mounts, masked files and devices are declared external mounts, a network or pid namespace joined by path is an external namespace, and `descriptors.json` records the init's stdio so `restore` can hand the caller's pipes back. Without `--leave-running` or `--pre-dump` the container's processes are gone afterwards and the container is destroyed, so its id is free for `restore`. A created or stopped container is refused; a failed checkpoint leaves the container running.",
+                "CRIU must be in PATH (`tong --version` says where it is); a kernel on which `criu check` fails gives one error line with CRIU's reason.",
+            ],
+            exit_status: FAIL_1,
+            examples: &[
+                ("Dump a container and stop it:", "tong checkpoint --image-path /var/lib/ckpt/web web"),
+                ("A pre-dump, then the final dump of what changed:", "tong checkpoint --pre-dump --image-path /ckpt/1 web\ntong checkpoint --parent-path ../1 --image-path /ckpt/2 web"),
+            ],
+            see_also: &["tong-restore(8)", "criu(8)", "runc(8)"],
+            ..Default::default()
+        },
+        "restore" => PageText {
+            description: &[
+                "Makes a container from a CRIU checkpoint: the same steps as `create` (state directory, cgroup with the bundle's resources, prestart and createRuntime hooks, state with the restored init's pid, `--pid-file`), with CRIU restoring the process tree instead of a new init. With `-d` it returns once the container runs; without it, it waits for the container like `run`, relaying a terminal, and exits with its code. The id may differ from the checkpointed one. A failed restore leaves nothing behind.",
+            ],
+            exit_status: FAIL_1,
+            examples: &[
+                ("Restore a checkpoint in the background:", "tong restore -d --image-path /var/lib/ckpt/web -b /bundles/web web"),
+            ],
+            see_also: &["tong-checkpoint(8)", "criu(8)", "runc(8)"],
+            ..Default::default()
+        },
         _ => PageText::default(),
     }
 }
