@@ -377,7 +377,8 @@ pub fn linux(l: &oci_spec::runtime::Linux) -> Result<()> {
             ));
         }
         if let Some(m) = d.file_mode() {
-            if m > 0o7777 {
+            // The file type bits may be there (Podman sends S_IFCHR|0600); runc ignores them.
+            if m & !libc::S_IFMT > 0o7777 {
                 return Err(bad(field("fileMode"), format!("{m:#o} is not a mode")));
             }
         }
