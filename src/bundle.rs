@@ -2,6 +2,9 @@
 //! rest of create works from. Every refusal names the field and why.
 
 use crate::namespaces::{Namespace, NsPlan};
+use crate::rootfs::idmap::{IdMapPlan, Maps};
+use crate::rootfs::mounts::PlannedMount;
+use crate::rootfs::options;
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
 use std::path::{Path, PathBuf};
@@ -12,6 +15,8 @@ pub struct Plan {
     pub rootfs: PathBuf,
     pub ns: NsPlan,
     pub cgroup_path: PathBuf,
+    /// `spec.mounts`, index for index: the parsed options and idmapping.
+    pub mounts: Vec<PlannedMount>,
 }
 
 impl Plan {
@@ -58,6 +63,8 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
     validate_process(&spec)?;
     let ns = namespaces(&spec)?;
     validate_linux(&spec, &ns)?;
+    let mounts = plan_mounts(&spec, &ns)?;
+    validate_linux_extras(&spec)?;
     let cgroup_path = spec
         .linux()
         .as_ref()
@@ -79,6 +86,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         rootfs,
         ns,
         cgroup_path,
+        mounts,
     })
 }
 
@@ -94,12 +102,51 @@ pub fn check_user(p: &oci_spec::runtime::Process) -> Result<()> {
     Ok(())
 }
 
+/// process.ioPriority, process.scheduler and process.execCPUAffinity, as
+/// runc checks them (create, and exec --process).
+pub fn check_process_attrs(p: &oci_spec::runtime::Process) -> Result<()> {
+    use oci_spec::runtime::LinuxSchedulerPolicy as P;
+    if let Some(io) = p.io_priority() {
+        if !(0..=7).contains(&io.priority()) {
+            bail!(
+                "process.ioPriority.priority {} is out of range (0-7)",
+                io.priority()
+            );
+        }
+    }
+    if let Some(s) = p.scheduler() {
+        let policy = *s.policy();
+        if let Some(n) = *s.nice() {
+            if matches!(policy, P::SchedOther | P::SchedBatch) && !(-20..=19).contains(&n) {
+                bail!("process.scheduler.nice {n} is out of range (-20..19)");
+            }
+        }
+        if s.priority().is_some_and(|p| p != 0) && !matches!(policy, P::SchedFifo | P::SchedRr) {
+            bail!("process.scheduler.priority can only be specified for SCHED_FIFO or SCHED_RR");
+        }
+        let dl = [s.runtime(), s.deadline(), s.period()];
+        if policy != P::SchedDeadline && dl.iter().any(|v| v.is_some_and(|v| v != 0)) {
+            bail!("process.scheduler runtime/deadline/period can only be specified for SCHED_DEADLINE");
+        }
+    }
+    if let Some(a) = p.exec_cpu_affinity() {
+        for (field, v) in [("initial", a.initial()), ("final", a.cpu_affinity_final())] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                crate::process::numa::parse_list(v)
+                    .with_context(|| format!("process.execCPUAffinity.{field} {v:?}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn validate_process(spec: &Spec) -> Result<()> {
     let p = spec
         .process()
         .as_ref()
         .ok_or_else(|| anyhow!("config.json: process must be set"))?;
     check_user(p)?;
+    check_process_attrs(p)?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("config.json: process.args must not be empty");
     }
@@ -188,6 +235,86 @@ fn validate_linux(spec: &Spec, ns: &NsPlan) -> Result<()> {
         if !prop.is_empty() && crate::rootfs::options::propagation(prop).is_none() {
             bail!("config.json: invalid linux.rootfsPropagation {prop:?}");
         }
+    }
+    Ok(())
+}
+
+/// Each mount's options against the one table (rootfs::options): on a bind
+/// mount an option tong does not know is an error naming it (runc 1.2: the
+/// kernel would ignore filesystem data there, and a caller relying on an
+/// option such as "rro" must not have it dropped silently). Idmapped mounts
+/// (uidMappings/gidMappings, idmap, ridmap) must be binds with both maps.
+fn plan_mounts(spec: &Spec, ns: &NsPlan) -> Result<Vec<PlannedMount>> {
+    let mut out = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let what = format!("mounts[{i}] ({})", m.destination().display());
+        let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
+        let bind = opts.is_bind() || m.typ().as_deref() == Some("bind");
+        if bind {
+            if let Some(o) = opts.data.first() {
+                bail!(
+                    "{what}: unknown mount option {o:?}: a bind mount takes no filesystem-specific options"
+                );
+            }
+        }
+        let (uids, gids) = (m.uid_mappings().as_ref(), m.gid_mappings().as_ref());
+        let idmap = match (uids, gids, opts.idmap) {
+            (None, None, None) => None,
+            (Some(_), None, _) | (None, Some(_), _) => {
+                bail!("{what}: uidMappings and gidMappings must be given together")
+            }
+            (Some(u), Some(g), rec) => {
+                if u.is_empty() || g.is_empty() || u.iter().chain(g).any(|m| m.size() == 0) {
+                    bail!("{what}: uidMappings/gidMappings must not be empty");
+                }
+                Some(IdMapPlan {
+                    recursive: rec.unwrap_or(false),
+                    maps: Some(Maps {
+                        uids: u.clone(),
+                        gids: g.clone(),
+                    }),
+                })
+            }
+            (None, None, Some(rec)) => {
+                if !ns.has(T::User) {
+                    bail!(
+                        "{what}: idmap/ridmap without uidMappings/gidMappings uses the container's user namespace, and there is none"
+                    );
+                }
+                Some(IdMapPlan {
+                    recursive: rec,
+                    maps: None,
+                })
+            }
+        };
+        if idmap.is_some() && !bind {
+            bail!("{what}: idmapped mounts are only supported for bind mounts");
+        }
+        out.push(PlannedMount { opts, idmap });
+    }
+    Ok(out)
+}
+
+/// linux.personality, linux.memoryPolicy (and the fields that reach
+/// outside the container: netDevices, intelRdt) before anything is made.
+fn validate_linux_extras(spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    if let Some(p) = linux.personality() {
+        if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+            // runc 1.2 does the same: the domain is set, the flags are not.
+            crate::logging::warn(&format!(
+                "linux.personality.flags {:?} are ignored",
+                p.flags().as_deref().unwrap_or(&[])
+            ));
+        }
+    }
+    if let Some(m) = linux.memory_policy() {
+        crate::process::numa::validate(m)?;
+    }
+    if let Some(rdt) = linux.intel_rdt() {
+        crate::resctrl::validate(rdt)?;
     }
     Ok(())
 }

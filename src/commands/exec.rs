@@ -42,6 +42,7 @@ fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("process args cannot be empty");
         }
+        crate::bundle::check_process_attrs(&p)?;
         return Ok(p);
     }
     if a.args.is_empty() {
@@ -130,6 +131,7 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
             preserve_fds: a.preserve_fds,
             sub_cgroups: &a.cgroup,
             pid_file: a.pid_file.as_deref(),
+            pidfd_socket: a.pidfd_socket.as_deref(),
         },
     )?;
     if a.detach {

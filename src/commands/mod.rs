@@ -39,6 +39,7 @@ impl Global {
             no_pivot: a.no_pivot,
             no_new_keyring: a.no_new_keyring,
             preserve_fds: a.preserve_fds,
+            pidfd_socket: a.pidfd_socket.as_deref(),
         }
     }
 }
