@@ -64,7 +64,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
     let ns = namespaces(&spec)?;
     validate_linux(&spec, &ns)?;
     let mounts = plan_mounts(&spec, &ns)?;
-    validate_linux_extras(&spec)?;
+    validate_linux_extras(&spec, &ns)?;
     let cgroup_path = spec
         .linux()
         .as_ref()
@@ -297,7 +297,7 @@ fn plan_mounts(spec: &Spec, ns: &NsPlan) -> Result<Vec<PlannedMount>> {
 
 /// linux.personality, linux.memoryPolicy (and the fields that reach
 /// outside the container: netDevices, intelRdt) before anything is made.
-fn validate_linux_extras(spec: &Spec) -> Result<()> {
+fn validate_linux_extras(spec: &Spec, ns: &NsPlan) -> Result<()> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
@@ -315,6 +315,21 @@ fn validate_linux_extras(spec: &Spec) -> Result<()> {
     }
     if let Some(rdt) = linux.intel_rdt() {
         crate::resctrl::validate(rdt)?;
+    }
+    if let Some(devs) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+        if !ns.has(T::Network) {
+            bail!("linux.netDevices needs a network namespace of the container's own (new or by path)");
+        }
+        for (name, d) in devs {
+            if !crate::netdev::valid_name(name) {
+                bail!("linux.netDevices: {name:?} is not a valid network device name");
+            }
+            if let Some(n) = d.name().as_deref().filter(|n| !n.is_empty()) {
+                if !crate::netdev::valid_name(n) {
+                    bail!("linux.netDevices[{name}].name {n:?} is not a valid network device name");
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -12,6 +12,8 @@ mod hooks;
 mod logging;
 mod mountinfo;
 mod namespaces;
+mod netdev;
+mod notify;
 mod passwd;
 mod paths;
 mod pidfd_socket;

@@ -27,6 +27,9 @@ pub struct CreateOpts<'a> {
     pub preserve_fds: u32,
     /// --pidfd-socket: gets a pidfd of the init once it is ready.
     pub pidfd_socket: Option<&'a Path>,
+    /// NOTIFY_SOCKET was given: the state dir gets the notify directory the
+    /// plan binds at /run/notify (`notify::add_to_plan`).
+    pub notify: bool,
 }
 
 pub struct Created {
@@ -122,6 +125,10 @@ impl<'a> Launch<'a> {
         let container = Container::create_dir(opts.root, state)?;
         let mut guard = Guard::default();
         guard.state_dir(container.dir.clone());
+        if opts.notify {
+            std::fs::create_dir(crate::notify::dir(&container.dir))
+                .context("create the notify socket directory")?;
+        }
         Ok(Launch {
             opts,
             plan,
@@ -195,6 +202,15 @@ impl<'a> Launch<'a> {
             }
             self.container.state.intel_rdt = Some(g.dir);
             self.container.state.owns_intel_rdt = g.created;
+        }
+        if let Some(devs) = plan.linux().and_then(|l| l.net_devices().as_ref()) {
+            if !devs.is_empty() {
+                let netns = match plan.ns.get(T::Network).and_then(|n| n.path.clone()) {
+                    Some(p) => p,
+                    None => std::path::PathBuf::from(format!("/proc/{pid}/ns/net")),
+                };
+                crate::netdev::move_all(devs, &netns)?;
+            }
         }
         Ok(())
     }
