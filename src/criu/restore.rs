@@ -67,6 +67,8 @@ fn restore_blocked(o: &RestoreOpts) -> Result<i32> {
         no_pivot: a.no_pivot,
         no_new_keyring: false,
         preserve_fds: 0,
+        pidfd_socket: None,
+        notify: false,
     };
     let master = RefCell::new(None);
     let created = container::create_with(
