@@ -373,8 +373,20 @@ mod tests {
                 "mounts[3].options[1]: empty option",
             ),
             (
-                set("/mounts/2/options/0", json!("rro")),
-                "mounts[2].options[0]: mount option \"rro\" is not supported",
+                Box::new(|c| {
+                    c["mounts"].as_array_mut().unwrap().push(json!(
+                        {"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind", "size=1"]}
+                    ))
+                }),
+                "].options[1] (/x): unknown mount option \"size=1\": a bind mount takes no filesystem-specific options",
+            ),
+            (
+                Box::new(|c| {
+                    c["mounts"].as_array_mut().unwrap().push(json!(
+                        {"destination": "/y", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}
+                    ))
+                }),
+                "(/y): idmap/ridmap without uidMappings/gidMappings uses the container's user namespace, and there is none",
             ),
             (
                 set("/mounts/1/options/2", json!("mode=7\u{0}")),
