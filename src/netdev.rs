@@ -8,6 +8,7 @@
 //!
 //! A minimal rtnetlink client: the four requests above and an address dump.
 
+use crate::logging::go_quote;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxNetDevice;
 use std::collections::HashMap;
@@ -275,7 +276,7 @@ fn move_one(
     new: &str,
 ) -> Result<()> {
     let Some(index) = host.index_of(name) else {
-        bail!("no network device {name:?} on the host");
+        bail!("no network device {} on the host", go_quote(name));
     };
     host.set_up(index, false).context("set the device down")?;
     let addrs = host
@@ -290,9 +291,15 @@ fn move_one(
     .attr(IFLA_NET_NS_FD, &(ns.as_raw_fd() as u32).to_ne_bytes());
     host.call(m).map_err(|e| match e.raw_os_error() {
         Some(libc::EEXIST) => {
-            anyhow::anyhow!("a device named {new:?} exists in the container's network namespace")
+            anyhow::anyhow!(
+                "a device named {} exists in the container's network namespace",
+                go_quote(new)
+            )
         }
-        _ => anyhow::anyhow!("move to the container's network namespace as {new:?}: {e}"),
+        _ => anyhow::anyhow!(
+            "move to the container's network namespace as {}: {e}",
+            go_quote(new)
+        ),
     })?;
     // The kernel keeps the index if it is free there (a "%d" name can't be
     // looked up before the move).
@@ -300,7 +307,10 @@ fn move_one(
         index
     } else {
         inside.index_of(new).with_context(|| {
-            format!("{new:?} is not in the container's network namespace after the move")
+            format!(
+                "{} is not in the container's network namespace after the move",
+                go_quote(new)
+            )
         })?
     };
     for a in &addrs {

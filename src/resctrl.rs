@@ -39,7 +39,10 @@ fn lines(rdt: &LinuxIntelRdt) -> Vec<String> {
 pub fn validate(rdt: &LinuxIntelRdt) -> Result<()> {
     if let Some(c) = rdt.clos_id() {
         if c.is_empty() || c == "." || c == ".." || c.contains('/') {
-            bail!("linux.intelRdt.closID {c:?} is not a valid resctrl group name");
+            bail!(
+                "linux.intelRdt.closID {} is not a valid resctrl group name",
+                crate::logging::go_quote(c)
+            );
         }
     }
     let Some(root) = root() else {
@@ -85,8 +88,13 @@ pub fn apply_at(rdt: &LinuxIntelRdt, id: &str, pid: i32, root: &Path) -> Result<
     let group = Group { dir, created };
     let r = (|| {
         for line in lines(rdt) {
-            std::fs::write(group.dir.join("schemata"), format!("{line}\n"))
-                .with_context(|| format!("write schemata {line:?} to {}", group.dir.display()))?;
+            std::fs::write(group.dir.join("schemata"), format!("{line}\n")).with_context(|| {
+                format!(
+                    "write schemata {} to {}",
+                    crate::logging::go_quote(&line),
+                    group.dir.display()
+                )
+            })?;
         }
         add(&group.dir, pid)
     })();

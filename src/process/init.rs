@@ -167,7 +167,7 @@ fn receive_mount_fds(a: &InitArgs) -> Result<rootfs::idmap::Prepared> {
                 got.extend(mounts.into_iter().zip(fds));
             }
             Some((Msg::Error(e), _)) => anyhow::bail!("{e}"),
-            Some((m, _)) => anyhow::bail!("unexpected message {m:?} (waiting for mount fds)"),
+            Some((m, _)) => anyhow::bail!("unexpected message {m} (waiting for mount fds)"),
             None => anyhow::bail!("parent exited before sending the idmapped mounts"),
         }
     }

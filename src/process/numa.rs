@@ -3,6 +3,7 @@
 //! and flags (`features` lists it), the checks bundle.rs runs, and the
 //! calls the child makes.
 
+use crate::logging::go_quote;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxMemoryPolicy, MemoryPolicyFlagType as F, MemoryPolicyModeType as M};
 
@@ -40,7 +41,7 @@ pub fn parse_list(s: &str) -> Result<Vec<u64>> {
         let num = |x: &str| -> Result<usize> {
             let n: usize = x
                 .parse()
-                .map_err(|_| anyhow::anyhow!("{x:?} is not a number"))?;
+                .map_err(|_| anyhow::anyhow!("{} is not a number", go_quote(x)))?;
             if n > MAX_ID {
                 bail!("{n} is above {MAX_ID}");
             }
@@ -54,7 +55,7 @@ pub fn parse_list(s: &str) -> Result<Vec<u64>> {
             }
         };
         if lo > hi {
-            bail!("range {part:?} runs backwards");
+            bail!("range {} runs backwards", go_quote(part));
         }
         for i in lo..=hi {
             if words.len() <= i / 64 {
@@ -78,9 +79,10 @@ pub fn validate(p: &LinuxMemoryPolicy) -> Result<()> {
         .map(str::trim)
         .filter(|n| !n.is_empty());
     if let Some(n) = nodes {
-        let set = parse_list(n).with_context(|| format!("linux.memoryPolicy.nodes {n:?}"))?;
+        let set =
+            parse_list(n).with_context(|| format!("linux.memoryPolicy.nodes {}", go_quote(n)))?;
         if set.iter().all(|w| *w == 0) {
-            bail!("linux.memoryPolicy.nodes {n:?} names no node");
+            bail!("linux.memoryPolicy.nodes {} names no node", go_quote(n));
         }
     }
     match (takes_nodes, nodes.is_some()) {
@@ -133,9 +135,9 @@ pub fn apply(p: &LinuxMemoryPolicy) -> Result<()> {
     if unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) } != 0 {
         return Err(std::io::Error::last_os_error()).with_context(|| {
             format!(
-                "set_mempolicy (linux.memoryPolicy mode {:?} nodes {:?})",
-                p.mode(),
-                p.nodes().as_deref().unwrap_or("")
+                "set_mempolicy (linux.memoryPolicy mode {} nodes {})",
+                serde_json::to_string(&p.mode()).unwrap_or_default(),
+                go_quote(p.nodes().as_deref().unwrap_or(""))
             )
         });
     }
@@ -145,7 +147,7 @@ pub fn apply(p: &LinuxMemoryPolicy) -> Result<()> {
 /// sched_setaffinity of this process to the CPUs of `list` ("0-3,7").
 pub fn set_affinity(list: &str) -> Result<()> {
     let words = parse_list(list)?;
-    set_affinity_mask(&words).with_context(|| format!("set CPU affinity to {list:?}"))
+    set_affinity_mask(&words).with_context(|| format!("set CPU affinity to {}", go_quote(list)))
 }
 
 /// Every CPU: the kernel keeps the ones the cpuset allows (runc's reset,
