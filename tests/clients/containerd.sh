@@ -493,10 +493,9 @@ test_checkpoint_restore() {
 	R CR -d "$IMG" ck sh -c "$count"; expect_ok "run -d" || return
 	wait_for 30 sh -c '[ "$(CX --exec-id w ck cat /count 2>/dev/null || echo 0)" -ge 3 ]'
 	local pid0; pid0=$(tpid ck)
-	R -t 300 C task checkpoint ck; expect_ok "ctr task checkpoint (leave running)" || { cgone ck; return; }
-	printf '%s' "$OUT" | grep -q 'checkpoint' || fail "no checkpoint image named: $(last)"
-	expect_eq RUNNING "$(tstatus ck)" "status after a task checkpoint"
-	expect_eq "$pid0" "$(tpid ck)" "same pid after a task checkpoint"
+	# The container checkpoint first: containerd 1.6 leaves the layers out of
+	# a second checkpoint of the same container (containerd#7980), and its
+	# restore then fails with "media type not found", whatever the runtime.
 	R -t 300 C containers checkpoint --task ck "localhost/tgc-ck:1"; expect_ok "ctr containers checkpoint --task" || { cgone ck; return; }
 	R CX --exec-id c1 ck cat /count; local n=$OUT
 	cgone ck
@@ -507,6 +506,11 @@ test_checkpoint_restore() {
 	wait_for 30 sh -c "[ \$(CX --exec-id w2 ck cat /count 2>/dev/null || echo 0) -gt $((n + 2)) ]" ||
 		fail "the counter did not go on from about $n"
 	R CX --exec-id c2 ck sh -c 'echo exec-ok'; expect_out '^exec-ok$' "exec into the restored container"
+	# ctr task checkpoint: the runtime's checkpoint --leave-running.
+	R -t 300 C task checkpoint ck; expect_ok "ctr task checkpoint (leave running)"
+	printf '%s' "$OUT" | grep -q 'checkpoint' || fail "no checkpoint image named: $(last)"
+	expect_eq RUNNING "$(tstatus ck)" "status after a task checkpoint"
+	expect_eq "$pid1" "$(tpid ck)" "same pid after a task checkpoint"
 	R C image rm "localhost/tgc-ck:1" >/dev/null 2>&1
 	cgone ck
 }
