@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod container;
 mod exeseal;
+mod failpoint;
 mod foreground;
 mod hooks;
 mod logging;
@@ -40,6 +41,8 @@ macro_rules! outln {
 const SPEC_VERSION: &str = "1.2.0";
 
 fn main() {
+    #[cfg(feature = "failpoints")]
+    failpoint::init();
     // Create, run and exec re-exec from a sealed view of the binary
     // (exeseal). Deciding that from argv, before clap builds its command
     // tree, spares the first image all but libc's start-up. A failure is

@@ -179,14 +179,23 @@ impl Container {
             }
             Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
         }
-        let lock = lock_dir(&dir).with_context(|| format!("lock {}", dir.display()))?;
-        let c = Container {
-            dir,
-            state,
-            _lock: Some(lock),
-        };
-        c.save()?;
-        Ok(c)
+        // Killed here, create leaves a directory without state.json
+        // (`delete --force` removes it); failing here, it removes it itself.
+        let locked = (|| -> Result<Container> {
+            crate::failpoint!("create.mkdir");
+            let lock = lock_dir(&dir).with_context(|| format!("lock {}", dir.display()))?;
+            let c = Container {
+                dir: dir.clone(),
+                state,
+                _lock: Some(lock),
+            };
+            c.save()?;
+            Ok(c)
+        })();
+        if locked.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        locked
     }
 
     /// Opens and locks an existing container.

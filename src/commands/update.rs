@@ -117,6 +117,7 @@ fn from_flags(a: &UpdateArgs) -> Result<LinuxResources> {
 pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
     let c = Container::load(root, &a.id)?;
     c.status().can_update()?;
+    crate::failpoint!("update.loaded");
     let r = match &a.resources {
         Some(p) => {
             let mut data = Vec::new();
@@ -131,7 +132,9 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
         None => from_flags(a)?,
     };
     let r = without_zeros(r);
-    Cgroup::open(&c.state.cgroup_path, &a.id, false)?.apply(&r, &[])
+    Cgroup::open(&c.state.cgroup_path, &a.id, false)?.apply(&r, &[])?;
+    crate::failpoint!("update.applied");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -109,12 +109,14 @@ impl<'a> Launch<'a> {
         let container = Container::create_dir(opts.root, state)?;
         let mut guard = Guard::default();
         guard.state_dir(container.dir.clone());
-        Ok(Launch {
+        let launch = Launch {
             opts,
             plan,
             container,
             guard,
-        })
+        };
+        crate::failpoint!("create.state-dir");
+        Ok(launch)
     }
 
     /// Opens the container's cgroup (removed on failure from now on). When
@@ -137,6 +139,7 @@ impl<'a> Launch<'a> {
             // The cgroup is complete before anyone is in it.
             apply_resources(plan, cg)?;
         }
+        crate::failpoint!("create.cgroup");
         Ok(self_join)
     }
 
@@ -175,6 +178,7 @@ impl<'a> Launch<'a> {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
                 .with_context(|| format!("set oom_score_adj {adj}"))?;
         }
+        crate::failpoint!("create.placed");
         Ok(())
     }
 
@@ -193,6 +197,7 @@ impl<'a> Launch<'a> {
             h.and_then(|h| h.create_runtime().as_ref()),
             &state,
         )?;
+        crate::failpoint!("create.hooks");
         Ok(state)
     }
 
@@ -226,9 +231,11 @@ impl<'a> Launch<'a> {
         c.state.created_ok = true;
         c.save()?;
         c.save_recovery()?;
+        crate::failpoint!("create.saved");
         if let Some(f) = self.opts.pid_file {
             super::write_pid_file(f, pid.as_raw())?;
         }
+        crate::failpoint!("create.pid-file");
         debug!("container {} created", self.opts.id);
         let Launch {
             container, guard, ..

@@ -39,6 +39,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     if c.status().can_delete(id, force)? {
         kill_and_wait(&c)?;
     }
+    crate::failpoint!("delete.killed");
     destroy(&c)
 }
 
@@ -84,12 +85,14 @@ pub fn destroy(c: &Container) -> Result<()> {
     if c.state.owns_cgroup {
         crate::cgroups::teardown(&c.state.cgroup_path)?;
     }
+    crate::failpoint!("delete.cgroup");
     let state = c.state.hook_json(Status::Stopped, 0);
     hooks::run_all_warn(
         "poststop",
         c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()),
         &state,
     );
+    crate::failpoint!("delete.hooks");
     c.remove_dir()?;
     debug!("container {} deleted", c.state.id);
     Ok(())

@@ -102,12 +102,14 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     drop((chan, o.console));
     let mut guard = Guard::default();
     guard.child(pid, pidfd);
+    crate::failpoint!("exec.forked");
     match &self_join {
         Some(s) if !born_in_cgroup => s.join_unified(pid)?,
         Some(_) => {}
         None => cgroup.add(pid)?,
     }
     join_sub_cgroups(&cgroup_path, o.sub_cgroups, pid)?;
+    crate::failpoint!("exec.placed");
     parent.send(&Msg::Proceed)?;
     loop {
         match parent.recv_with_fd()? {
@@ -121,6 +123,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
         }
     }
     debug!("exec'd pid {pid} in container {id}");
+    crate::failpoint!("exec.done");
     guard.disarm();
     if let Some(f) = o.pid_file {
         super::write_pid_file(f, pid.as_raw())?;

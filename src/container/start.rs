@@ -10,6 +10,7 @@ pub fn start(c: &Container) -> Result<()> {
     c.status().can_start()?;
     let dir = std::fs::File::open(&c.dir)?;
     let conn = start_socket::release(&dir)?;
+    crate::failpoint!("start.released");
     // From here the container counts as started, whatever happens next.
     match std::fs::remove_file(c.start_sock_path()) {
         Ok(()) => {}
@@ -19,6 +20,7 @@ pub fn start(c: &Container) -> Result<()> {
     }
     start_socket::outcome(&conn)?;
     debug!("container {} started", c.state.id);
+    crate::failpoint!("start.started");
     let state = c.state.hook_json(Status::Running, c.state.pid);
     hooks::run_all_warn(
         "poststart",

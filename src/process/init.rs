@@ -72,7 +72,9 @@ struct Ready {
 fn setup(a: &InitArgs) -> Result<Ready> {
     let plan = a.plan;
     child::begin(&a.chan, a.keep_fds, a.cgroup, "setup")?;
+    crate::failpoint!("init.begin");
     join_late_namespaces(a)?;
+    crate::failpoint!("init.namespaces");
     if let Some(h) = plan.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).context("sethostname")?;
     }
@@ -86,6 +88,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
     if new_mnt {
         rootfs::prepare(plan)?;
     }
+    crate::failpoint!("init.mounts");
     let mut state = String::new();
     if needs_hook_sync(plan) {
         a.chan.send(&Msg::RunHooks)?;
@@ -109,6 +112,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
             h.and_then(|h| h.create_container().as_ref()),
             &state,
         )?;
+        crate::failpoint!("init.hooks");
     }
     if new_mnt {
         rootfs::enter(plan, a.no_pivot)?;
@@ -135,6 +139,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
             rootfs::finish(plan, root.as_fd())?;
         }
     }
+    crate::failpoint!("init.rootfs");
     let exec = child::prepare(&child::Setup {
         process: p,
         chan: &a.chan,
@@ -145,6 +150,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
         cwd: child::Cwd::Plain,
         extra_env: &a.extra_env,
     })?;
+    crate::failpoint!("init.prepared");
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     a.chan.send(&Msg::Ready)?;
     Ok(Ready { exec, state })
@@ -153,6 +159,14 @@ fn setup(a: &InitArgs) -> Result<Ready> {
 fn wait_and_exec(a: &InitArgs, r: Ready) -> Result<std::convert::Infallible> {
     // The connection stays open (close-on-exec) so `start` sees our execve.
     let conn = start_socket::wait_for_start(&a.start_sock)?;
+    let started = || -> Result<()> {
+        crate::failpoint!("init.started");
+        Ok(())
+    };
+    if let Err(e) = started() {
+        start_socket::report_failure(conn.as_fd(), &format!("{e:#}"));
+        return Err(e);
+    }
     let h = a.plan.spec.hooks().as_ref();
     if let Err(e) = hooks::run_all(
         "startContainer",
