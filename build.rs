@@ -10,7 +10,10 @@
 //!   not the whole 3 MiB of text. A stale list is harmless (unknown names
 //!   match nothing); it only packs less.
 //!
-//! Both need the linker rustc uses by default on x86_64-unknown-linux-gnu
+//! It also gives `tong --version` its `commit:` and `rustc:` lines (see
+//! `version_info`).
+//!
+//! The link layout needs the linker rustc uses by default on x86_64-unknown-linux-gnu
 //! since 1.90 (LLD). `TONG_PLAIN_LINK=1` turns them off; `TONG_LINK_MAP=PATH`
 //! writes the linker's map (symbol addresses of the stripped binary), which
 //! `hack/order-symbols` reads.
@@ -23,11 +26,13 @@ fn main() {
     println!("cargo:rerun-if-changed=link/hot-symbols.txt");
     println!("cargo:rerun-if-env-changed=TONG_PLAIN_LINK");
     println!("cargo:rerun-if-env-changed=TONG_LINK_MAP");
+    let rustc_version = rustc_version();
+    version_info(&rustc_version);
 
     if let Ok(map) = std::env::var("TONG_LINK_MAP") {
         println!("cargo:rustc-link-arg-bins=-Wl,-Map={map}");
     }
-    if std::env::var_os("TONG_PLAIN_LINK").is_some() || !lld_by_default() {
+    if std::env::var_os("TONG_PLAIN_LINK").is_some() || !lld_by_default(&rustc_version) {
         return;
     }
     if glibc_at_least(2, 36) {
@@ -112,22 +117,78 @@ fn v0_pattern(name: &str) -> String {
 }
 
 /// rustc links x86_64-unknown-linux-gnu with its bundled LLD from 1.90 on.
-fn lld_by_default() -> bool {
+fn lld_by_default(rustc_version: &str) -> bool {
     if std::env::var("TARGET").as_deref() != Ok("x86_64-unknown-linux-gnu") {
         return false;
     }
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let Some(v) = output(&rustc, &["--version"]) else {
-        return false;
-    };
-    // "rustc 1.95.0 (59807616e 2026-04-14)"
-    let minor = v
-        .split_whitespace()
+    rustc_version
+        .split('.')
         .nth(1)
-        .and_then(|s| s.split('.').nth(1));
-    minor
         .and_then(|m| m.parse::<u32>().ok())
         .is_some_and(|m| m >= 90)
+}
+
+/// "1.95.0" from "rustc 1.95.0 (59807616e 2026-04-14)"; empty if unknown.
+fn rustc_version() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    output(&rustc, &["--version"])
+        .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// `TONG_COMMIT` for `--version`: `git describe --always --dirty --long` of
+/// the checkout (runc's form, `v1.1.5-0-gf19387a6`; the bare hash before the
+/// first tag), `$TONG_COMMIT` when a packager sets it (a build from a
+/// tarball), or "unknown". The script reruns when HEAD moves (a commit, a
+/// checkout, a tag), never on every build: it watches HEAD, the branch HEAD
+/// names, refs/tags and packed-refs, not the work tree, so "-dirty" tells the
+/// state of the last build that ran it.
+fn version_info(rustc_version: &str) {
+    println!("cargo:rerun-if-env-changed=TONG_COMMIT");
+    let rustc = if rustc_version.is_empty() {
+        "unknown"
+    } else {
+        rustc_version
+    };
+    println!("cargo:rustc-env=TONG_RUSTC_VERSION={rustc}");
+    let commit = match std::env::var("TONG_COMMIT") {
+        Ok(c) if !c.is_empty() => c,
+        _ => git_commit().unwrap_or_else(|| "unknown".into()),
+    };
+    println!("cargo:rustc-env=TONG_COMMIT={commit}");
+}
+
+fn git_commit() -> Option<String> {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").ok()?;
+    let git = |args: &[&str]| {
+        let mut all = vec!["-C", &dir];
+        all.extend_from_slice(args);
+        output("git", &all).filter(|s| !s.is_empty())
+    };
+    // Paths git prints are relative to `dir` unless absolute.
+    // A missing path would make cargo rerun the script on every build.
+    let watch = |rel: &str| {
+        let path = std::path::Path::new(&dir).join(rel);
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    };
+    let describe = git(&["describe", "--always", "--dirty", "--long"])?;
+    if let Some(head) = git(&["rev-parse", "--git-path", "HEAD"]) {
+        watch(&head);
+    }
+    // The branch and the tags, loose or packed (git gc moves them there).
+    let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+    for r in branch
+        .iter()
+        .map(String::as_str)
+        .chain(["refs/tags", "packed-refs"])
+    {
+        if let Some(path) = git(&["rev-parse", "--git-path", r]) {
+            watch(&path);
+        }
+    }
+    Some(describe)
 }
 
 /// The glibc the binary is linked against (the build host's: tong is built

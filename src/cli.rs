@@ -74,6 +74,108 @@ pub enum Command {
     Events(EventsArgs),
     /// Print what this build of tong supports (runtime-spec features JSON)
     Features,
+    /// Print a shell completion script for bash, zsh or fish
+    Completion(CompletionArgs),
+    /// Checkpoint a running container with CRIU
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a CRIU checkpoint
+    Restore(RestoreArgs),
+}
+
+/// What `checkpoint` and `restore` share (runc's criuOptions).
+#[derive(Args, Debug, Clone)]
+pub struct CriuArgs {
+    /// Directory of the CRIU image files (default: ./checkpoint)
+    #[arg(long, value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's work files and logs (default: the image path)
+    #[arg(long, value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long)]
+    pub shell_job: bool,
+    /// Handle file locks, for safety
+    #[arg(long)]
+    pub file_locks: bool,
+    /// Use userfaultfd to restore memory pages lazily
+    #[arg(long)]
+    pub lazy_pages: bool,
+    /// cgroups mode: soft|full|strict|ignore (default: soft)
+    #[arg(long, value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Make a namespace but do not restore its properties (network only)
+    #[arg(long, value_name = "NS")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate memory images
+    #[arg(long)]
+    pub auto_dedup: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Previous images (a pre-dump), relative to the image path
+    #[arg(long, value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint
+    #[arg(long)]
+    pub leave_running: bool,
+    /// Skip in-flight TCP connections
+    #[arg(long)]
+    pub tcp_skip_in_flight: bool,
+    /// Allow files unlinked but open to be dumped (link remap)
+    #[arg(long)]
+    pub link_remap: bool,
+    /// CRIU writes \0 to this fd once the lazy-pages server is ready
+    #[arg(long, value_name = "FD", default_value_t = -1, allow_negative_numbers = true)]
+    pub status_fd: i32,
+    /// ADDRESS:PORT of a CRIU page server
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+    /// Dump the memory only and leave the container running
+    #[arg(long)]
+    pub pre_dump: bool,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Path to the bundle (default: current directory)
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Do not wait for the restored container
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the restored init's pid to
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when process.terminal is set
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Do not become a subreaper for the restored processes
+    #[arg(long)]
+    pub no_subreaper: bool,
+    /// Accepted for runc compatibility (CRIU restores the root itself)
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// LSM profile for the restored processes, TYPE:NAME
+    #[arg(long, value_name = "TYPE:NAME")]
+    pub lsm_profile: Option<String>,
+    /// LSM mount context for the restored mounts
+    #[arg(long, value_name = "CONTEXT")]
+    pub lsm_mount_context: Option<String>,
+    /// Container id
+    pub id: String,
 }
 
 #[derive(Args, Debug)]
@@ -273,6 +375,20 @@ pub struct SpecArgs {
     /// A spec for a rootless container (user namespace, no cgroup resources)
     #[arg(long)]
     pub rootless: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// The subcommand named by argv, found without clap: the global flags that

@@ -1,18 +1,22 @@
-//! Log lines in runc's formats: errors always, step-by-step lines with --debug.
+//! Log lines in runc's formats (logrus's text and JSON formatters): errors
+//! always, step-by-step lines with --debug.
 //!
-//! Without --log an error goes to stderr as a logrus-style text line (as runc);
-//! with --log it goes to the file in the chosen format and stderr gets the bare message.
+//! Without --log a line goes to stderr in the chosen format; a text line to a
+//! terminal is logrus's coloured one (`ERRO[0000] msg`), as runc prints it by
+//! hand. With --log it goes to the file and stderr gets the bare error message.
 
 use crate::cli::LogFormat;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 struct Config {
     file: Option<PathBuf>,
     format: LogFormat,
     debug: bool,
+    /// logrus's base time: coloured lines show the seconds since it.
+    start: Instant,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -22,6 +26,7 @@ pub fn init(file: Option<PathBuf>, format: LogFormat, debug: bool) {
         file,
         format,
         debug,
+        start: Instant::now(),
     });
 }
 
@@ -55,7 +60,7 @@ pub fn go_style(msg: &str) -> String {
         let lower = text.to_lowercase();
         out = out.replace(&format!("{text} (os error {errno})"), &lower);
         let name = nix::errno::Errno::from_raw(errno);
-        out = out.replace(&format!("{name:?}: {text}"), &lower);
+        out = out.replace(&format!("{name}"), &lower);
         out = out.replace(&text, &lower);
     }
     out
@@ -64,14 +69,37 @@ pub fn go_style(msg: &str) -> String {
 /// Reports the error that ends this command, in the requested format.
 pub fn error(msg: &str) {
     let msg = &go_style(msg);
-    let cfg = CONFIG.get();
-    match cfg.and_then(|c| c.file.as_ref()) {
+    match CONFIG.get().and_then(|c| c.file.as_ref()) {
         Some(_) => {
             write("error", msg);
             eprintln!("{msg}");
         }
-        None => eprintln!("{}", format_line(LogFormat::Text, "error", msg)),
+        None => stderr_line("error", msg),
     }
+}
+
+/// From here on a panic (always a bug) ends the command as any error does:
+/// one line in the requested format and `fail_code`, instead of Rust's
+/// "thread 'main' panicked" and an abort.
+pub fn report_panics(fail_code: i32) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unknown cause");
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        error(&format!(
+            "internal error: {what}{at} (please report this bug)"
+        ));
+        // SAFETY: ends the process at once; the panicking one may be a forked
+        // child, which must not run the parent's exit handlers.
+        unsafe { libc::_exit(fail_code) }
+    }));
 }
 
 /// A warning: logged, never fatal.
@@ -81,9 +109,9 @@ pub fn warn(msg: &str) {
 
 pub fn write(level: &str, msg: &str) {
     let Some(cfg) = CONFIG.get() else { return };
-    let line = format_line(cfg.format, level, msg);
     match &cfg.file {
         Some(path) => {
+            let line = format_line(cfg.format, level, msg);
             if let Ok(mut f) = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -92,30 +120,148 @@ pub fn write(level: &str, msg: &str) {
                 let _ = f.write_all(format!("{line}\n").as_bytes());
             }
         }
-        None if level != "error" => eprintln!("{line}"),
+        None if level != "error" => stderr_line(level, msg),
         None => {}
     }
 }
 
+fn stderr_line(level: &str, msg: &str) {
+    let cfg = CONFIG.get();
+    let format = cfg.map_or(LogFormat::Text, |c| c.format);
+    // SAFETY: isatty only inspects fd 2.
+    let line = if format == LogFormat::Text && unsafe { libc::isatty(2) } == 1 {
+        let secs = cfg.map_or(0, |c| c.start.elapsed().as_secs());
+        colored_line(level, msg, secs)
+    } else {
+        format_line(format, level, msg)
+    };
+    eprintln!("{line}");
+}
+
 fn format_line(format: LogFormat, level: &str, msg: &str) -> String {
-    let time = rfc3339_now();
+    let time = log_time_now();
     match format {
         LogFormat::Json => {
-            serde_json::json!({"level": level, "msg": msg, "time": time}).to_string()
+            go_json(&serde_json::json!({"level": level, "msg": msg, "time": time}).to_string())
         }
-        LogFormat::Text => format!(
-            "time=\"{time}\" level={level} msg={}",
-            serde_json::Value::String(msg.to_string())
-        ),
+        // logrus leaves out an empty message.
+        LogFormat::Text if msg.is_empty() => format!("time=\"{time}\" level={level}"),
+        LogFormat::Text => format!("time=\"{time}\" level={level} msg={}", logrus_value(msg)),
     }
 }
 
-/// Current UTC time as RFC 3339 with second precision.
-pub fn rfc3339_now() -> String {
-    let now = SystemTime::now()
+/// logrus's line for a terminal: the level's first four letters in its
+/// colour, seconds since start-up, the message padded to 44 characters.
+fn colored_line(level: &str, msg: &str, secs: u64) -> String {
+    let color = match level {
+        "error" | "fatal" | "panic" => 31,
+        "warning" => 33,
+        "debug" | "trace" => 37,
+        _ => 36,
+    };
+    let tag: String = level.to_uppercase().chars().take(4).collect();
+    let msg = msg.strip_suffix('\n').unwrap_or(msg);
+    format!("\x1b[{color}m{tag}\x1b[0m[{secs:04}] {msg:<44} ")
+}
+
+/// A value as logrus's text formatter writes it: bare when it is made of
+/// letters, digits and `-._/@^+` only, else quoted as Go's %q does.
+fn logrus_value(v: &str) -> String {
+    let bare = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._/@^+".contains(c));
+    if bare {
+        v.to_string()
+    } else {
+        go_quote(v)
+    }
+}
+
+/// Go's strconv.Quote: `"`, `\\` and the C escapes; other control and
+/// invisible characters as \xNN or \uNNNN; printable text as it is.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if !go_printable(c) => match c as u32 {
+                n if n < 0x10000 => out.push_str(&format!("\\u{n:04x}")),
+                n => out.push_str(&format!("\\U{n:08x}")),
+            },
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's unicode.IsPrint for the characters that matter in messages: C1
+/// controls, spaces other than ' ', format characters and noncharacters are
+/// not printable.
+fn go_printable(c: char) -> bool {
+    !matches!(c as u32,
+        0x80..=0xa0 | 0xad | 0x1680 | 0x2000..=0x200f | 0x2028..=0x202f
+        | 0x205f..=0x206f | 0x3000 | 0xfeff | 0xfff9..=0xfffb | 0xfffe | 0xffff)
+}
+
+/// serde_json's output as Go's encoding/json writes it: `<`, `>`, `&`,
+/// U+2028 and U+2029 escaped (they can only occur inside strings here).
+fn go_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Now, as logrus stamps a line: RFC 3339 in local time, seconds precision
+/// ("Z" for UTC, else the offset, e.g. "+09:00").
+pub fn log_time_now() -> String {
+    let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    rfc3339(now.as_secs() as i64, None)
+        .map_or(0, |d| d.as_secs() as i64);
+    let t = secs as libc::time_t;
+    let mut tm = std::mem::MaybeUninit::<libc::tm>::zeroed();
+    // SAFETY: localtime_r fills tm and returns it or NULL.
+    let off = if unsafe { libc::localtime_r(&t, tm.as_mut_ptr()) }.is_null() {
+        0
+    } else {
+        // SAFETY: initialised by the successful call above.
+        unsafe { tm.assume_init() }.tm_gmtoff
+    };
+    rfc3339_offset(secs, off)
+}
+
+/// RFC 3339 of `secs` since the epoch shown at UTC offset `off` seconds.
+fn rfc3339_offset(secs: i64, off: i64) -> String {
+    let utc = rfc3339(secs + off, None);
+    if off == 0 {
+        return utc;
+    }
+    let (sign, a) = if off < 0 { ('-', -off) } else { ('+', off) };
+    format!(
+        "{}{sign}{:02}:{:02}",
+        utc.trim_end_matches('Z'),
+        a / 3600,
+        a % 3600 / 60
+    )
 }
 
 /// Formats seconds since the epoch (plus optional nanoseconds) as RFC 3339 UTC.
@@ -174,6 +320,59 @@ mod tests {
             go_style("exec: Permission denied"),
             "exec: permission denied"
         );
+    }
+
+    #[test]
+    fn text_values_quote_as_logrus() {
+        assert_eq!(logrus_value("checkpoint"), "checkpoint");
+        assert_eq!(logrus_value("/run/tong-1.2_x@y^z+"), "/run/tong-1.2_x@y^z+");
+        assert_eq!(
+            logrus_value("container does not exist"),
+            "\"container does not exist\""
+        );
+        assert_eq!(logrus_value("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(
+            logrus_value("x\n\t\x1b\x7f\u{85}\u{200b}é한"),
+            r#""x\n\t\x1b\x7f\u0085\u200bé한""#
+        );
+        let line = format_line(LogFormat::Text, "warning", "a b");
+        assert!(line.starts_with("time=\""), "{line}");
+        assert!(line.ends_with("\" level=warning msg=\"a b\""), "{line}");
+        assert!(format_line(LogFormat::Text, "error", "").ends_with("level=error"));
+    }
+
+    #[test]
+    fn json_escapes_as_go() {
+        let line = format_line(LogFormat::Json, "error", "<a> & \u{2028}");
+        assert!(
+            line.starts_with(r#"{"level":"error","msg":"\u003ca\u003e \u0026 \u2028","time":""#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn terminal_lines_are_logrus_colored() {
+        assert_eq!(
+            colored_line("error", "container does not exist", 0),
+            format!(
+                "\x1b[31mERRO\x1b[0m[0000] container does not exist{} ",
+                " ".repeat(20)
+            )
+        );
+        assert!(colored_line("warning", "w", 61).starts_with("\x1b[33mWARN\x1b[0m[0061] w "));
+        assert!(colored_line("debug", "d", 0).starts_with("\x1b[37mDEBU"));
+    }
+
+    #[test]
+    fn log_times_carry_the_offset() {
+        assert_eq!(rfc3339_offset(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_offset(0, 9 * 3600), "1970-01-01T09:00:00+09:00");
+        assert_eq!(
+            rfc3339_offset(0, -(3 * 3600 + 1800)),
+            "1969-12-31T20:30:00-03:30"
+        );
+        let now = log_time_now();
+        assert!(now.len() >= 20 && now.as_bytes()[10] == b'T', "{now}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod cgroups;
 mod cli;
 mod commands;
 mod container;
+mod criu;
 mod exeseal;
 mod failpoint;
 mod foreground;
@@ -24,6 +25,7 @@ mod state;
 mod status;
 mod sync;
 mod tty;
+mod version;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -38,8 +40,6 @@ macro_rules! outln {
     }};
 }
 
-const SPEC_VERSION: &str = "1.2.0";
-
 fn main() {
     #[cfg(feature = "failpoints")]
     failpoint::init();
@@ -53,10 +53,7 @@ fn main() {
     let cli = Cli::parse_from(args);
     logging::init(cli.log.clone(), cli.log_format, cli.debug);
     if cli.version {
-        println!(
-            "tong version {}\nspec: {SPEC_VERSION}",
-            env!("CARGO_PKG_VERSION")
-        );
+        version::print();
         return;
     }
     let Some(command) = cli.command else {
@@ -64,6 +61,14 @@ fn main() {
         let _ = Cli::command().print_help();
         std::process::exit(1);
     };
+    // runc's exec exits 255 on its own failures, so they can't be mistaken for
+    // the process's exit code 1.
+    let fail_code = if matches!(command, Command::Exec(_)) {
+        255
+    } else {
+        1
+    };
+    logging::report_panics(fail_code);
     // Only the commands whose processes enter a container pay for the copy.
     if matches!(
         command,
@@ -72,19 +77,12 @@ fn main() {
         // The early result, or the check now if argv could not tell.
         if let Err(e) = early_seal.unwrap_or_else(exeseal::ensure_sealed) {
             logging::error(&format!("{e:#}"));
-            std::process::exit(1);
+            std::process::exit(fail_code);
         }
     }
     let g = Global {
         root: cli.root.clone().unwrap_or_else(paths::default_root),
         systemd_cgroup: cli.systemd_cgroup,
-    };
-    // runc's exec exits 255 on its own failures, so they can't be mistaken for
-    // the process's exit code 1.
-    let fail_code = if matches!(command, Command::Exec(_)) {
-        255
-    } else {
-        1
     };
     match dispatch(&g, command) {
         Ok(code) => std::process::exit(code),
@@ -112,6 +110,9 @@ fn dispatch(g: &Global, command: Command) -> anyhow::Result<i32> {
         Command::Resume(a) => pause::pause(&g.root, &a.id, false).map(|_| 0),
         Command::Update(a) => update::update(&g.root, &a).map(|_| 0),
         Command::Events(a) => events::events(&g.root, &a.id, a.stats, &a.interval).map(|_| 0),
-        Command::Features => features::features(SPEC_VERSION).map(|_| 0),
+        Command::Features => features::features().map(|_| 0),
+        Command::Completion(a) => completion::completion(a.shell).map(|_| 0),
+        Command::Checkpoint(a) => checkpoint::checkpoint(g, &a).map(|_| 0),
+        Command::Restore(a) => restore::restore(g, &a),
     }
 }

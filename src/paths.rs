@@ -25,7 +25,10 @@ pub fn validate_id(id: &str) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'));
     if !ok {
-        bail!("invalid container ID format: {id:?}");
+        bail!(
+            "invalid container ID format: {}",
+            crate::logging::go_quote(id)
+        );
     }
     Ok(())
 }

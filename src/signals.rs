@@ -20,12 +20,14 @@ pub fn parse(s: &str) -> Result<i32> {
         format!("SIG{up}")
     };
     if let Some(rest) = name.strip_prefix("SIGRTMIN+") {
-        let n: i32 = rest.parse().map_err(|_| anyhow!("unknown signal {s:?}"))?;
+        let n: i32 = rest
+            .parse()
+            .map_err(|_| anyhow!("unknown signal {}", crate::logging::go_quote(s)))?;
         return Ok(libc::SIGRTMIN() + n);
     }
     Signal::from_str(&name)
         .map(|s| s as i32)
-        .map_err(|_| anyhow!("unknown signal {s:?}"))
+        .map_err(|_| anyhow!("unknown signal {}", crate::logging::go_quote(s)))
 }
 
 pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {

@@ -32,6 +32,21 @@ pub enum Msg {
     Error(String),
 }
 
+/// The message's name, for "unexpected message" errors.
+impl std::fmt::Display for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Msg::Proceed => "Proceed",
+            Msg::RunHooks => "RunHooks",
+            Msg::HooksDone { .. } => "HooksDone",
+            Msg::Ready => "Ready",
+            Msg::SeccompListener => "SeccompListener",
+            Msg::Forked { .. } => "Forked",
+            Msg::Error(_) => "Error",
+        })
+    }
+}
+
 pub struct Channel(pub OwnedFd);
 
 pub fn pair() -> Result<(Channel, Channel)> {

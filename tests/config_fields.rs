@@ -228,7 +228,8 @@ fn devices_default_and_config() {
     );
     b.set(
         "/linux/devices",
-        json!([{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 0, "gid": 0}]),
+        // Podman sends the file type bits too (S_IFCHR | 0640), as runc accepts.
+        json!([{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 3, "fileMode": 0o20640, "uid": 0, "gid": 0}]),
     );
     let id = ctx.id("");
     let c = ctx.tong.create(&b, &id, &[]).success();

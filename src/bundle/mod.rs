@@ -187,7 +187,10 @@ fn validate_linux(spec: &Spec, ns: &NsPlan) -> Result<()> {
     }
     if let Some(prop) = linux.rootfs_propagation() {
         if !prop.is_empty() && crate::rootfs::options::propagation(prop).is_none() {
-            bail!("config.json: invalid linux.rootfsPropagation {prop:?}");
+            bail!(
+                "config.json: invalid linux.rootfsPropagation {}",
+                crate::logging::go_quote(prop)
+            );
         }
     }
     Ok(())
@@ -213,10 +216,16 @@ fn check_sysctl(key: &str, ns: &NsPlan) -> Result<()> {
     } else if key == "kernel.hostname" || key == "kernel.domainname" {
         (T::Uts, "uts")
     } else {
-        bail!("sysctl {key:?} is not in a separate kernel namespace");
+        bail!(
+            "sysctl {} is not in a separate kernel namespace",
+            crate::logging::go_quote(key)
+        );
     };
     if !ns.has(needs) {
-        bail!("sysctl {key:?} is not allowed in the host's {what} namespace");
+        bail!(
+            "sysctl {} is not allowed in the host's {what} namespace",
+            crate::logging::go_quote(key)
+        );
     }
     Ok(())
 }

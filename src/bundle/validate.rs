@@ -129,8 +129,8 @@ pub fn process(doc: &str, p: &Process) -> Result<()> {
     }
     if !p.cwd().is_absolute() {
         return Err(anyhow!(
-            "{doc}: process.cwd {:?} must be an absolute path",
-            p.cwd()
+            "{doc}: process.cwd {} must be an absolute path",
+            crate::logging::go_quote(&p.cwd().to_string_lossy())
         ));
     }
     no_nul_in(doc, "process.cwd", &p.cwd().to_string_lossy())?;
@@ -377,7 +377,8 @@ pub fn linux(l: &oci_spec::runtime::Linux) -> Result<()> {
             ));
         }
         if let Some(m) = d.file_mode() {
-            if m > 0o7777 {
+            // The file type bits may be there (Podman sends S_IFCHR|0600); runc ignores them.
+            if m & !libc::S_IFMT > 0o7777 {
                 return Err(bad(field("fileMode"), format!("{m:#o} is not a mode")));
             }
         }

@@ -190,8 +190,13 @@ impl Cgroup {
         for d in devs {
             if let Some(w) = d.weight() {
                 let line = format!("{}:{} {}", d.major(), d.minor(), w);
-                std::fs::write(&file, &line)
-                    .map_err(|e| anyhow!("failed to write {line:?} to {}: {e}", file.display()))?;
+                std::fs::write(&file, &line).map_err(|e| {
+                    anyhow!(
+                        "failed to write {} to {}: {e}",
+                        crate::logging::go_quote(&line),
+                        file.display()
+                    )
+                })?;
             }
         }
         Ok(())

@@ -104,8 +104,13 @@ pub fn write_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
                     .map_err(|e| anyhow!("open {}: {e}", file.display()))?,
             ),
         };
-        f.write_all(line.as_bytes())
-            .map_err(|e| anyhow!("failed to write {line:?} to {}: {e}", file.display()))?;
+        f.write_all(line.as_bytes()).map_err(|e| {
+            anyhow!(
+                "failed to write {} to {}: {e}",
+                crate::logging::go_quote(&line),
+                file.display()
+            )
+        })?;
     }
     Ok(())
 }

@@ -16,13 +16,13 @@ pub fn parse_interval(s: &str) -> Result<Duration> {
     );
     let n: f64 = num
         .parse()
-        .with_context(|| format!("invalid interval {s:?}"))?;
+        .with_context(|| format!("invalid interval {}", crate::logging::go_quote(s)))?;
     let secs = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => bail!("invalid interval {s:?}"),
+        _ => bail!("invalid interval {}", crate::logging::go_quote(s)),
     };
     if secs <= 0.0 {
         bail!("duration interval must be greater than 0");

@@ -15,7 +15,12 @@ use std::str::FromStr;
 /// `--user` is numeric `UID[:GID]` and nothing else (crun CVE-2026-30892 came
 /// from lax parsing).
 pub fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
-    let bad = || anyhow::anyhow!("invalid --user {s:?}: must be UID[:GID], numeric");
+    let bad = || {
+        anyhow::anyhow!(
+            "invalid --user {}: must be UID[:GID], numeric",
+            crate::logging::go_quote(s)
+        )
+    };
     let (u, g) = match s.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
@@ -83,8 +88,9 @@ fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         for name in &a.cap {
-            let c = Capability::from_str(name.trim_start_matches("CAP_"))
-                .map_err(|_| anyhow::anyhow!("unknown capability {name:?}"))?;
+            let c = Capability::from_str(name.trim_start_matches("CAP_")).map_err(|_| {
+                anyhow::anyhow!("unknown capability {}", crate::logging::go_quote(name))
+            })?;
             // Never inheritable (CVE-2022-29162).
             for set in [
                 caps.bounding().clone(),

@@ -55,16 +55,17 @@ fn capabilities() -> Vec<String> {
         .collect()
 }
 
-pub fn features(spec_version: &str) -> Result<()> {
+pub fn features() -> Result<()> {
+    use crate::version::{CHECKPOINT, SPEC, SYSTEMD_CGROUP};
     let doc = serde_json::json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": spec_version,
+        "ociVersionMax": SPEC,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": capabilities(),
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": SYSTEMD_CGROUP, "systemdUser": false, "rdma": false},
             "seccomp": seccomp_features(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
@@ -72,7 +73,7 @@ pub fn features(spec_version: &str) -> Result<()> {
             "mountExtensions": {"idmap": {"enabled": false}}
         },
         "annotations": {
-            "org.opencontainers.runc.checkpoint.enabled": "false",
+            "org.opencontainers.runc.checkpoint.enabled": CHECKPOINT.to_string(),
             "io.github.tong.version": env!("CARGO_PKG_VERSION")
         }
     });

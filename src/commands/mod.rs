@@ -1,6 +1,8 @@
 //! One file per command: load what it needs, call the one function that acts
 //! (`container::*` for anything that makes or ends a container), print. No
 //! command uses another command's file.
+pub mod checkpoint;
+pub mod completion;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -10,6 +12,7 @@ pub mod kill;
 pub mod list;
 pub mod pause;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod spec;
 pub mod start;

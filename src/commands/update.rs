@@ -23,7 +23,9 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
         Some('t') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num.parse().with_context(|| format!("invalid size {s:?}"))?;
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("invalid size {}", crate::logging::go_quote(s)))?;
     Ok((n * mult as f64) as i64)
 }
 

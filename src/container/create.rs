@@ -143,6 +143,20 @@ impl<'a> Launch<'a> {
         Ok(self_join)
     }
 
+    /// A restore: `pid` (criu, which restores the container's processes into
+    /// its own cgroups) joins the container's cgroup, made now with the
+    /// resources; the cgroup is removed on failure.
+    pub fn join_cgroup(&mut self, pid: Pid) -> Result<()> {
+        let plan = self.plan;
+        let cg = self.guard.cgroup(Cgroup::open(
+            &plan.cgroup_path,
+            self.opts.id,
+            self.opts.systemd_cgroup,
+        )?);
+        cg.add(pid)?;
+        apply_resources(plan, cg)
+    }
+
     /// The container's process `pid` (our child) is killed on failure.
     pub fn adopt(&mut self, pid: Pid, pidfd: OwnedFd) {
         self.guard.child(pid, pidfd);

@@ -119,7 +119,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
                 send_seccomp_listener(seccomp_cfg.as_ref(), &state_json, &fd)?;
             }
             Some((Msg::Error(e), _)) => bail!("{e}"),
-            Some((m, _)) => bail!("unexpected message {m:?}"),
+            Some((m, _)) => bail!("unexpected message {m}"),
         }
     }
     debug!("exec'd pid {pid} in container {id}");

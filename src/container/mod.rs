@@ -12,9 +12,10 @@ mod guard;
 mod spawn;
 mod start;
 
-pub use create::{create, load_plan, CreateOpts};
+pub use create::{create, create_with, load_plan, CreateOpts, Launch};
 pub use delete::{delete, signal_all};
 pub use exec::{exec, ExecOpts};
+pub use spawn::Spawner;
 pub use start::start;
 
 use anyhow::{Context, Result};

@@ -117,7 +117,7 @@ impl Spawner for InitSpawner {
                     crate::failpoint!("create.ready");
                     return Ok(pid);
                 }
-                m => bail!("unexpected message from init: {m:?}"),
+                m => bail!("unexpected message from init: {m}"),
             }
         }
     }

@@ -33,7 +33,7 @@ pub fn begin(chan: &Channel, keep_fds: u32, cgroup: Option<&SelfJoin>, what: &st
     }
     match chan.expect(what)? {
         Msg::Proceed => Ok(()),
-        m => anyhow::bail!("unexpected message {m:?}"),
+        m => anyhow::bail!("unexpected message {m}"),
     }
 }
 
@@ -126,7 +126,10 @@ pub fn prepare(s: &Setup) -> Result<Exec> {
     let args = p.args().as_deref().unwrap_or_default();
     let arg0 = args.first().context("process args cannot be empty")?;
     let path = crate::process::lookup::find(arg0, &env)?;
-    let cs = |s: &String| CString::new(s.as_str()).with_context(|| format!("NUL byte in {s:?}"));
+    let cs = |s: &String| {
+        CString::new(s.as_str())
+            .with_context(|| format!("NUL byte in {}", crate::logging::go_quote(s)))
+    };
     Ok(Exec {
         path: CString::new(path.as_os_str().as_encoded_bytes())?,
         argv: args.iter().map(cs).collect::<Result<_>>()?,
@@ -142,7 +145,12 @@ impl Exec {
             install_seccomp(chan, f)?;
         }
         let e = nix::unistd::execve(&self.path, &self.argv, &self.envp).unwrap_err();
-        Err(e).with_context(|| format!("exec {:?}", self.path))
+        Err(e).with_context(|| {
+            format!(
+                "exec {}",
+                crate::logging::go_quote(&self.path.to_string_lossy())
+            )
+        })
     }
 }
 

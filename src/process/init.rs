@@ -104,7 +104,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
                     &annotations.into_iter().collect(),
                 );
             }
-            m => anyhow::bail!("unexpected message {m:?}"),
+            m => anyhow::bail!("unexpected message {m}"),
         }
         let h = plan.spec.hooks().as_ref();
         hooks::run_all(
@@ -210,8 +210,9 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
             ));
         }
         if !data.is_empty() {
-            std::fs::write("/proc/self/timens_offsets", &data)
-                .with_context(|| format!("write time offsets {data:?}"))?;
+            std::fs::write("/proc/self/timens_offsets", &data).with_context(|| {
+                format!("write time offsets {}", crate::logging::go_quote(&data))
+            })?;
         }
         let f = std::fs::File::open("/proc/self/ns/time_for_children")?;
         setns(f.as_fd(), CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))

@@ -25,7 +25,11 @@ pub fn find(arg0: &str, env: &[String]) -> Result<PathBuf> {
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
         if let Err(e) = executable(&p) {
-            bail!("exec: {arg0:?}: stat {arg0}: {}", words(&e));
+            bail!(
+                "exec: {}: stat {arg0}: {}",
+                crate::logging::go_quote(arg0),
+                words(&e)
+            );
         }
         return Ok(p);
     }
@@ -45,9 +49,15 @@ pub fn find(arg0: &str, env: &[String]) -> Result<PathBuf> {
         }
     }
     if denied {
-        bail!("exec: {arg0:?}: permission denied");
+        bail!(
+            "exec: {}: permission denied",
+            crate::logging::go_quote(arg0)
+        );
     }
-    bail!("exec: {arg0:?}: executable file not found in $PATH")
+    bail!(
+        "exec: {}: executable file not found in $PATH",
+        crate::logging::go_quote(arg0)
+    )
 }
 
 #[cfg(test)]

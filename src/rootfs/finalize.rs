@@ -31,7 +31,7 @@ pub fn write_proc(proc_dir: &File, rel: &str, data: &str) -> Result<()> {
     }
     File::from(fd)
         .write_all(data.as_bytes())
-        .with_context(|| format!("write {data:?} to /proc/{rel}"))
+        .with_context(|| format!("write {} to /proc/{rel}", crate::logging::go_quote(data)))
 }
 
 pub fn sysctls(sysctl: &HashMap<String, String>) -> Result<()> {
@@ -86,6 +86,39 @@ fn dev_null() -> Result<OwnedFd> {
         bail!("/dev/null is not the null device (char 1:3); refusing to mask with it");
     }
     Ok(fd)
+}
+
+/// runc's reOpenDevNull: stdio that is a null device (the caller's /dev/null,
+/// a file of the host's mount namespace, which CRIU cannot checkpoint) is
+/// replaced by the container's own /dev/null. Three fstat when none is.
+pub fn reopen_dev_null() -> Result<()> {
+    let null = nix::sys::stat::makedev(1, 3);
+    let hits: Vec<i32> = (0..3)
+        .filter(|fd| {
+            nix::sys::stat::fstat(*fd)
+                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == null)
+        })
+        .collect();
+    if hits.is_empty() {
+        return Ok(());
+    }
+    // Only a verified 1:3 node is opened for I/O (through /proc: no /proc, no reopen).
+    let Ok(path) = dev_null() else {
+        return Ok(());
+    };
+    let Ok(raw) = nix::fcntl::open(
+        crate::safe_fs::fd_path(&path).as_str(),
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) else {
+        return Ok(());
+    };
+    // SAFETY: a new fd.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    for h in hits {
+        nix::unistd::dup2(fd.as_raw_fd(), h).context("reopen /dev/null as stdio")?;
+    }
+    Ok(())
 }
 
 pub fn masked_paths(root: BorrowedFd, paths: &[String]) -> Result<()> {

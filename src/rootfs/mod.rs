@@ -141,5 +141,5 @@ pub fn finish(plan: &Plan, root: BorrowedFd) -> Result<()> {
     {
         finalize::readonly_root(root)?;
     }
-    Ok(())
+    finalize::reopen_dev_null()
 }

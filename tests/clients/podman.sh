@@ -422,6 +422,29 @@ test_pause_unpause() {
 	R P exec main true; expect_ok "exec after unpause"
 }
 
+# podman container checkpoint/restore (CRIU through the runtime's checkpoint
+# and restore): only where `criu check` passes (the hack/vm guest:
+# hack/vm run -- tests/clients/podman.sh --runtime RT --only checkpoint).
+# The counter goes on from where it was, with a new pid; exec works.
+test_checkpoint_restore() {
+	if ! criu check >/dev/null 2>&1; then skip "criu check fails on this kernel ($(uname -r))"; return; fi
+	R P run -d --name ckpt "$IMG" sh -c 'i=0; while true; do echo $i; i=$((i+1)); sleep 0.2; done'; expect_ok "run"
+	remember ckpt
+	wait_for 30 sh -c "[ \$(P logs ckpt 2>/dev/null | wc -l) -ge 3 ]"
+	local pid0; pid0=$(state Pid ckpt)
+	R -t 300 P container checkpoint ckpt; expect_ok "checkpoint"
+	expect_eq exited "$(state Status ckpt)" "status after checkpoint"
+	local n; n=$(P logs ckpt 2>/dev/null | tail -1)
+	R -t 300 P container restore ckpt; expect_ok "restore"
+	expect_eq running "$(state Status ckpt)" "status after restore"
+	wait_for 30 sh -c "P logs ckpt 2>/dev/null | grep -qx $((n + 2))"
+	R P logs ckpt
+	printf '%s\n' "$OUT" | grep -qx "$((n + 1))" || fail "the counter did not go on from $n: $(printf '%s' "$OUT" | tail -3 | paste -sd' ')"
+	[ "$(state Pid ckpt)" != "$pid0" ] || fail "same pid $pid0 after restore"
+	R P exec ckpt echo exec-ok; expect_out '^exec-ok$' "exec into the restored container"
+	R P rm -f ckpt; expect_ok "rm"
+}
+
 test_top() {
 	need_main
 	R P top main; expect_ok "top"; expect_out 'sleep' "process list"
@@ -506,6 +529,7 @@ t stop_timeout test_stop_timeout
 t kill_signal test_kill_signal
 t restart test_restart
 t pause_unpause test_pause_unpause
+t checkpoint test_checkpoint_restore
 t top test_top
 t stats test_stats
 t rm test_rm

@@ -1,13 +1,13 @@
 #!/bin/bash
-# Run the three client test scripts one after the other against one runtime and print
-# a combined closing line "N passed, M failed, K skipped"; exit non-zero iff a
-# script failed (or could not run).
+# Run the client test scripts (podman, containerd, docker, cri) one after the other
+# against one runtime and print a combined closing line "N passed, M failed, K skipped";
+# exit non-zero iff a script failed (or could not run).
 #
 #   tests/clients/run-all.sh [--runtime runc|/path/to/tong] [other options of the scripts]
 #   CLIENT_TESTS="podman docker" tests/clients/run-all.sh ...   # a subset
 HERE=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0 skip=0 rc=0
-for s in ${CLIENT_TESTS:-podman containerd docker}; do
+for s in ${CLIENT_TESTS:-podman containerd docker cri}; do
 	echo "=== $s.sh $*"
 	out=$(mktemp)
 	"$HERE/$s.sh" "$@" 2>&1 | tee "$out"
