@@ -12,6 +12,26 @@ pub fn index_of(c: &Capability) -> Option<u8> {
         .map(|c| c.index())
 }
 
+/// Whether a capability named in a config ("CAP_X") is one this code sets.
+pub fn settable(name: &str) -> bool {
+    Capability::from_str(name.trim_start_matches("CAP_"))
+        .ok()
+        .and_then(|c| index_of(&c))
+        .is_some_and(|i| i <= last_cap())
+}
+
+/// Every capability this kernel has that a config may name (`features`).
+pub fn known() -> Vec<String> {
+    let mut v: Vec<String> = caps::all()
+        .into_iter()
+        .map(|c| c.to_string())
+        .filter(|n| settable(n))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 fn mask(set: &Option<Capabilities>) -> u64 {
     set.iter()
         .flatten()

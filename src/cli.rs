@@ -213,6 +213,9 @@ pub struct ExecArgs {
     pub no_new_privs: bool,
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Unix socket that receives a pidfd of the exec'd process
+    #[arg(long, value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
     /// AppArmor profile (ignored where AppArmor is not enabled)
     #[arg(long, value_name = "PROFILE")]
     pub apparmor: Option<String>,
@@ -312,6 +315,9 @@ pub struct CreateArgs {
     /// Pass this many extra fds (from 3) to the container
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Unix socket that receives a pidfd of the container's init
+    #[arg(long, value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Container id
     pub id: String,
 }

@@ -21,6 +21,18 @@ pub struct Namespace {
     pub path: Option<PathBuf>,
 }
 
+/// Every namespace type tong makes or joins (the `features` list).
+pub const ALL: [T; 8] = [
+    T::Cgroup,
+    T::Ipc,
+    T::Mount,
+    T::Network,
+    T::Pid,
+    T::Time,
+    T::User,
+    T::Uts,
+];
+
 pub fn flag(t: T) -> CloneFlags {
     match t {
         T::Mount => CloneFlags::CLONE_NEWNS,

@@ -5,10 +5,11 @@ use nix::sys::signal::Signal;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::str::FromStr;
 
-/// runc's parsing: a number, or a name with or without SIG, any case.
+/// runc's parsing: a number, or a name with or without SIG, any case. 0 is
+/// the existence check (`kill ID 0`, which shims send).
 pub fn parse(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        if n <= 0 || n > libc::SIGRTMAX() {
+        if n < 0 || n > libc::SIGRTMAX() {
             bail!("invalid signal: {s}");
         }
         return Ok(n);
@@ -79,7 +80,7 @@ mod tests {
         assert_eq!(parse("sigusr1").unwrap(), 10);
         assert_eq!(parse("hup").unwrap(), 1);
         assert!(parse("NOPE").is_err());
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0").unwrap(), 0);
         assert!(parse("-3").is_err());
     }
 }

@@ -46,6 +46,17 @@ pub struct State {
     pub namespaces: Vec<oci_spec::runtime::LinuxNamespaceType>,
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// linux.personality and linux.memoryPolicy: every exec'd process too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+    /// The resctrl group of linux.intelRdt (exec'd processes join it), and
+    /// whether `create` made it (then `delete` removes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<PathBuf>,
+    #[serde(default)]
+    pub owns_intel_rdt: bool,
 }
 
 /// runc's `state` output, field for field and in its order.

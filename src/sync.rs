@@ -25,6 +25,10 @@ pub enum Msg {
     /// init → parent: the seccomp listener fd rides along (SCM_RIGHTS); the
     /// parent hands it to linux.seccomp.listenerPath.
     SeccompListener,
+    /// parent → init, after Proceed, only for a config with idmapped mounts:
+    /// the detached idmapped trees of `mounts[i]` for each i listed ride
+    /// along (SCM_RIGHTS, in that order; at most `MAX_FDS` a message).
+    MountFds { mounts: Vec<usize> },
     /// intermediate → parent: the real init was forked (CLONE_PARENT) with this
     /// pid, after joining a user namespace by path and unsharing a pid namespace.
     Forked { pid: i32 },
@@ -41,6 +45,7 @@ impl std::fmt::Display for Msg {
             Msg::HooksDone { .. } => "HooksDone",
             Msg::Ready => "Ready",
             Msg::SeccompListener => "SeccompListener",
+            Msg::MountFds { .. } => "MountFds",
             Msg::Forked { .. } => "Forked",
             Msg::Error(_) => "Error",
         })
@@ -48,6 +53,9 @@ impl std::fmt::Display for Msg {
 }
 
 pub struct Channel(pub OwnedFd);
+
+/// fds one message carries at most (the kernel's limit is 253).
+pub const MAX_FDS: usize = 32;
 
 pub fn pair() -> Result<(Channel, Channel)> {
     let (a, b) = socketpair(
@@ -87,12 +95,17 @@ impl Channel {
 
     /// Sends `msg` with `fd` attached.
     pub fn send_fd(&self, msg: &Msg, fd: RawFd) -> Result<()> {
+        self.send_fds(msg, &[fd])
+    }
+
+    /// Sends `msg` with `fds` attached (at most `MAX_FDS`).
+    pub fn send_fds(&self, msg: &Msg, fds: &[RawFd]) -> Result<()> {
+        debug_assert!(fds.len() <= MAX_FDS);
         let data = encode(msg)?;
-        let fds = [fd];
         sendmsg::<()>(
             self.0.as_raw_fd(),
             &[IoSlice::new(&data)],
-            &[ControlMessage::ScmRights(&fds)],
+            &[ControlMessage::ScmRights(fds)],
             MsgFlags::MSG_NOSIGNAL,
             None,
         )
@@ -102,14 +115,21 @@ impl Channel {
 
     /// Next message, or None when the other side closed (exited).
     pub fn recv(&self) -> Result<Option<Msg>> {
-        Ok(self.recv_with_fd()?.map(|(m, _)| m))
+        Ok(self.recv_with_fds()?.map(|(m, _)| m))
     }
 
     /// Next message and the fd that came with it, if any.
     pub fn recv_with_fd(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
+        Ok(self
+            .recv_with_fds()?
+            .map(|(m, fds)| (m, fds.into_iter().next())))
+    }
+
+    /// Next message and the fds that came with it.
+    pub fn recv_with_fds(&self) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MSG];
-        let mut space = nix::cmsg_space!([RawFd; 1]);
-        let (n, fd) = loop {
+        let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let (n, fds) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
             match recvmsg::<()>(
                 self.0.as_raw_fd(),
@@ -123,21 +143,21 @@ impl Channel {
                     if msg.flags.contains(MsgFlags::MSG_TRUNC) {
                         bail!("sync recv: message longer than {MAX_MSG} bytes");
                     }
-                    let mut fd = None;
+                    let mut fds = Vec::new();
                     for c in msg.cmsgs()? {
-                        if let ControlMessageOwned::ScmRights(fds) = c {
+                        if let ControlMessageOwned::ScmRights(got) = c {
                             // SAFETY: fds received with SCM_RIGHTS are ours.
-                            fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+                            fds.extend(got.iter().map(|f| unsafe { OwnedFd::from_raw_fd(*f) }));
                         }
                     }
-                    break (msg.bytes, fd);
+                    break (msg.bytes, fds);
                 }
             }
         };
         if n == 0 {
             return Ok(None);
         }
-        Ok(Some((serde_json::from_slice(&buf[..n])?, fd)))
+        Ok(Some((serde_json::from_slice(&buf[..n])?, fds)))
     }
 
     pub fn expect(&self, want: &str) -> Result<Msg> {
@@ -170,5 +190,29 @@ mod tests {
         );
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn several_fds_in_one_message() {
+        let (a, b) = pair().unwrap();
+        let files: Vec<std::fs::File> = (0..3)
+            .map(|_| std::fs::File::open("/dev/null").unwrap())
+            .collect();
+        let raw: Vec<RawFd> = files.iter().map(|f| f.as_raw_fd()).collect();
+        a.send_fds(
+            &Msg::MountFds {
+                mounts: vec![1, 4, 7],
+            },
+            &raw,
+        )
+        .unwrap();
+        let (m, fds) = b.recv_with_fds().unwrap().unwrap();
+        assert_eq!(
+            m,
+            Msg::MountFds {
+                mounts: vec![1, 4, 7]
+            }
+        );
+        assert_eq!(fds.len(), 3);
     }
 }

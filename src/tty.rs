@@ -69,8 +69,7 @@ pub fn send_fd(socket: RawFd, fd: RawFd, name: &str) -> Result<()> {
     let fds = [fd];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(socket, &iov, &cmsg, MsgFlags::empty(), None)
-        .context("send pty master to console socket")?;
+    sendmsg::<()>(socket, &iov, &cmsg, MsgFlags::empty(), None).context("sendmsg")?;
     Ok(())
 }
 
@@ -119,7 +118,8 @@ pub fn setup_console(
         )
         .context("bind pty to /dev/console")?;
     }
-    send_fd(sock.as_raw_fd(), pty.master.as_raw_fd(), "/dev/ptmx")?;
+    send_fd(sock.as_raw_fd(), pty.master.as_raw_fd(), "/dev/ptmx")
+        .context("send pty master to console socket")?;
     make_controlling(&pty.slave)
 }
 

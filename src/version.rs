@@ -6,9 +6,9 @@
 pub const SPEC: &str = "1.2.0";
 
 /// The parts of a runtime that a build may lack. `--version` and `features`
-/// both read these, so the two never disagree; set one to true in the change
-/// that makes the part work.
-pub const SYSTEMD_CGROUP: bool = false;
+/// both read these, so the two never disagree; the cgroup drivers are the
+/// cgroups module's own table.
+pub const SYSTEMD_CGROUP: bool = crate::cgroups::SUPPORT.systemd;
 pub const CHECKPOINT: bool = true;
 
 pub fn print() {

@@ -4,7 +4,10 @@
 
 pub mod validate;
 
+mod mounts;
+
 use crate::namespaces::{Namespace, NsPlan};
+use crate::rootfs::mounts::PlannedMount;
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ pub struct Plan {
     pub cgroup_path: PathBuf,
     /// linux.seccomp, compiled (a profile that does not compile is refused here).
     pub seccomp: Option<tong_seccomp::Filter>,
+    /// `spec.mounts`, index for index: the parsed options and idmapping.
+    pub mounts: Vec<PlannedMount>,
 }
 
 impl Plan {
@@ -76,6 +81,8 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
     }
     let ns = namespaces(&spec)?;
     validate_linux(&spec, &ns)?;
+    let mounts = mounts::plan(&spec, &ns)?;
+    mounts::validate_linux_extras(&spec, &ns)?;
     let seccomp = compile_seccomp(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     let cgroup_path = spec
         .linux()
@@ -99,6 +106,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         ns,
         cgroup_path,
         seccomp,
+        mounts,
     })
 }
 
@@ -365,8 +373,20 @@ mod tests {
                 "mounts[3].options[1]: empty option",
             ),
             (
-                set("/mounts/2/options/0", json!("rro")),
-                "mounts[2].options[0]: mount option \"rro\" is not supported",
+                Box::new(|c| {
+                    c["mounts"].as_array_mut().unwrap().push(json!(
+                        {"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind", "size=1"]}
+                    ))
+                }),
+                "].options[1] (/x): unknown mount option \"size=1\": a bind mount takes no filesystem-specific options",
+            ),
+            (
+                Box::new(|c| {
+                    c["mounts"].as_array_mut().unwrap().push(json!(
+                        {"destination": "/y", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}
+                    ))
+                }),
+                "(/y): idmap/ridmap without uidMappings/gidMappings uses the container's user namespace, and there is none",
             ),
             (
                 set("/mounts/1/options/2", json!("mode=7\u{0}")),

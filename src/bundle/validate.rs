@@ -192,6 +192,19 @@ pub fn process(doc: &str, p: &Process) -> Result<()> {
     if let Some(s) = p.scheduler() {
         scheduler(doc, s)?;
     }
+    if let Some(a) = p.exec_cpu_affinity() {
+        for (field, v) in [("initial", a.initial()), ("final", a.cpu_affinity_final())] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                crate::process::numa::parse_list(v).map_err(|e| {
+                    bad_in(
+                        doc,
+                        format!("process.execCPUAffinity.{field}"),
+                        format!("{}: {e}", crate::logging::go_quote(v)),
+                    )
+                })?;
+            }
+        }
+    }
     if let Some(c) = p.capabilities() {
         for (set, caps) in [
             ("bounding", c.bounding()),
@@ -283,31 +296,6 @@ fn scheduler(doc: &str, s: &oci_spec::runtime::Scheduler) -> Result<()> {
     Ok(())
 }
 
-/// Options the kernel has no mount(2) flag for and tong does not apply
-/// otherwise: passed on, they would fail in the child as filesystem data.
-const UNSUPPORTED_OPTIONS: &[&str] = &[
-    "idmap",
-    "ridmap",
-    "rro",
-    "rrw",
-    "rnosuid",
-    "rsuid",
-    "rnodev",
-    "rdev",
-    "rnoexec",
-    "rexec",
-    "rnodiratime",
-    "rdiratime",
-    "rrelatime",
-    "rnorelatime",
-    "rnoatime",
-    "ratime",
-    "rstrictatime",
-    "rnostrictatime",
-    "rnosymfollow",
-    "rsymfollow",
-];
-
 pub fn mount(i: usize, m: &Mount) -> Result<()> {
     let field = |f: &str| format!("mounts[{i}].{f}");
     let dest = m.destination();
@@ -338,9 +326,6 @@ pub fn mount(i: usize, m: &Mount) -> Result<()> {
             return Err(bad(f, "empty option"));
         }
         no_nul(&f, o)?;
-        if UNSUPPORTED_OPTIONS.contains(&o.as_str()) {
-            return Err(bad(f, format!("mount option {o:?} is not supported")));
-        }
         bind |= o == "bind" || o == "rbind";
     }
     if bind && m.source().as_ref().is_none_or(|s| s.as_os_str().is_empty()) {

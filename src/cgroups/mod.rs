@@ -17,6 +17,25 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
+/// Which cgroup drivers this build has: the one place `features` and
+/// `create` (--systemd-cgroup) read it from. A driver added here (systemd)
+/// flips its field.
+pub struct Support {
+    pub v1: bool,
+    pub v2: bool,
+    pub systemd: bool,
+    pub systemd_user: bool,
+    pub rdma: bool,
+}
+
+pub const SUPPORT: Support = Support {
+    v1: true,
+    v2: true,
+    systemd: false,
+    systemd_user: false,
+    rdma: false,
+};
+
 /// What a child needs to enter its cgroup by itself (`Cgroup::prepare_self_join`).
 #[derive(Default)]
 pub struct SelfJoin {

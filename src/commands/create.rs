@@ -7,7 +7,7 @@ use crate::container;
 use anyhow::Result;
 
 pub fn create(g: &Global, a: &CreateArgs) -> Result<()> {
-    let plan = container::load_plan(&a.bundle, &a.id, g.systemd_cgroup)?;
+    let plan = g.load_plan(a)?;
     container::create(&g.create_opts(a), &plan, None)?;
     Ok(())
 }

@@ -148,6 +148,7 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
             preserve_fds: a.preserve_fds,
             sub_cgroups: &a.cgroup,
             pid_file: a.pid_file.as_deref(),
+            pidfd_socket: a.pidfd_socket.as_deref(),
         },
     )?;
     if a.detach {

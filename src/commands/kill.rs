@@ -12,8 +12,22 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
     if !c.status().can_kill(all)? {
         return Ok(());
     }
-    if all {
+    // runc 1.2+: SIGKILL kills every process of a container whose init is
+    // not the pid 1 of its own pid namespace (killing that one kills all).
+    if all || (sig == libc::SIGKILL && !init_is_pidns_init(c.state.pid)) {
         return container::signal_all(&c, sig);
     }
     signals::send_verified(c.state.pid, c.state.pid_start_time, sig)
+}
+
+/// Whether `pid` is pid 1 of the innermost pid namespace it is in.
+fn init_is_pidns_init(pid: i32) -> bool {
+    crate::mountinfo::read_proc(&format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|l| l.split_whitespace().last().map(|p| p == "1"))
+        })
+        .unwrap_or(true)
 }

@@ -28,6 +28,16 @@ pub struct Global {
 }
 
 impl Global {
+    /// `create`/`run`: the plan, with the notify socket's mount and env when
+    /// tong was given a NOTIFY_SOCKET.
+    pub fn load_plan(&self, a: &crate::cli::CreateArgs) -> anyhow::Result<crate::bundle::Plan> {
+        let mut plan = crate::container::load_plan(&a.bundle, &a.id, self.systemd_cgroup)?;
+        if crate::notify::host_socket().is_some() {
+            crate::notify::add_to_plan(&mut plan, &crate::paths::container_dir(&self.root, &a.id))?;
+        }
+        Ok(plan)
+    }
+
     /// The container options of `create` and `run`.
     pub fn create_opts<'a>(
         &'a self,
@@ -42,6 +52,8 @@ impl Global {
             no_pivot: a.no_pivot,
             no_new_keyring: a.no_new_keyring,
             preserve_fds: a.preserve_fds,
+            pidfd_socket: a.pidfd_socket.as_deref(),
+            notify: crate::notify::host_socket().is_some(),
         }
     }
 }

@@ -15,7 +15,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
 
 fn run_blocked(g: &Global, a: &RunArgs) -> Result<i32> {
     let c = &a.create;
-    let plan = container::load_plan(&c.bundle, &c.id, g.systemd_cgroup)?;
+    let plan = g.load_plan(c)?;
     // A terminal with nobody to hand it to: keep it and relay it ourselves.
     let relay = !a.detach && c.console_socket.is_none() && plan.terminal();
     let (ours, theirs) = match relay {
@@ -32,7 +32,8 @@ fn run_blocked(g: &Global, a: &RunArgs) -> Result<i32> {
         Some(s) => Some(tty::recv_fd(s.as_raw_fd()).context("receive the container's terminal")?),
         None => None,
     };
-    let started = checkpoint().and_then(|()| container::start(&created.container));
+    // A foreground run stays the service's main process (runc's MAINPID).
+    let started = checkpoint().and_then(|()| container::start(&created.container, !a.detach));
     drop(created.container);
     if let Err(e) = started {
         let _ = container::delete(&g.root, &c.id, true);

@@ -6,5 +6,5 @@ use anyhow::Result;
 use std::path::Path;
 
 pub fn start(root: &Path, id: &str) -> Result<()> {
-    container::start(&Container::load(root, id)?)
+    container::start(&Container::load(root, id)?, false)
 }

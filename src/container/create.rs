@@ -25,6 +25,11 @@ pub struct CreateOpts<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// --pidfd-socket: gets a pidfd of the init once it is ready.
+    pub pidfd_socket: Option<&'a Path>,
+    /// NOTIFY_SOCKET was given: the state dir gets the notify directory the
+    /// plan binds at /run/notify (`notify::add_to_plan`).
+    pub notify: bool,
 }
 
 pub struct Created {
@@ -36,7 +41,7 @@ pub struct Created {
 /// Checks the id and flags, then loads and validates the bundle.
 pub fn load_plan(bundle: &Path, id: &str, systemd_cgroup: bool) -> Result<Plan> {
     paths::validate_id(id)?;
-    if systemd_cgroup {
+    if systemd_cgroup && !crate::cgroups::SUPPORT.systemd {
         bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs manager)");
     }
     let plan = bundle::load(bundle, id)?;
@@ -64,8 +69,15 @@ pub fn create(o: &CreateOpts, plan: &Plan, console: Option<OwnedFd>) -> Result<C
 
 /// `create` with any way of making the container's first process.
 pub fn create_with(o: &CreateOpts, plan: &Plan, spawner: impl Spawner) -> Result<Created> {
+    let pidfd_sock = o
+        .pidfd_socket
+        .map(crate::pidfd_socket::connect_to)
+        .transpose()?;
     let mut launch = Launch::begin(o, plan)?;
     let pid = spawner.spawn(&mut launch)?;
+    if let Some(s) = &pidfd_sock {
+        crate::pidfd_socket::send(s, pid.as_raw(), crate::pidfd_socket::Kind::Init)?;
+    }
     launch.finish(pid)
 }
 
@@ -105,10 +117,18 @@ impl<'a> Launch<'a> {
             process: plan.spec.process().clone(),
             namespaces: plan.ns.list.iter().map(|n| n.typ).collect(),
             seccomp: plan.linux().and_then(|l| l.seccomp().clone()),
+            personality: plan.linux().and_then(|l| l.personality().clone()),
+            memory_policy: plan.linux().and_then(|l| l.memory_policy().clone()),
+            intel_rdt: None,
+            owns_intel_rdt: false,
         };
         let container = Container::create_dir(opts.root, state)?;
         let mut guard = Guard::default();
         guard.state_dir(container.dir.clone());
+        if opts.notify {
+            std::fs::create_dir(crate::notify::dir(&container.dir))
+                .context("create the notify socket directory")?;
+        }
         let launch = Launch {
             opts,
             plan,
@@ -165,7 +185,7 @@ impl<'a> Launch<'a> {
     /// Places the first process: into its cgroup (unless it joins by itself
     /// or was born there), with the resources, its id maps, oom_score_adj.
     pub fn place(
-        &self,
+        &mut self,
         pid: Pid,
         self_join: Option<&SelfJoin>,
         born_in_cgroup: bool,
@@ -191,6 +211,23 @@ impl<'a> Launch<'a> {
         if let Some(adj) = plan.process().oom_score_adj() {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
                 .with_context(|| format!("set oom_score_adj {adj}"))?;
+        }
+        if let Some(rdt) = plan.linux().and_then(|l| l.intel_rdt().as_ref()) {
+            let g = crate::resctrl::apply(rdt, self.opts.id, pid.as_raw())?;
+            if g.created {
+                self.guard.resctrl(g.dir.clone());
+            }
+            self.container.state.intel_rdt = Some(g.dir);
+            self.container.state.owns_intel_rdt = g.created;
+        }
+        if let Some(devs) = plan.linux().and_then(|l| l.net_devices().as_ref()) {
+            if !devs.is_empty() {
+                let netns = match plan.ns.get(T::Network).and_then(|n| n.path.clone()) {
+                    Some(p) => p,
+                    None => std::path::PathBuf::from(format!("/proc/{pid}/ns/net")),
+                };
+                crate::netdev::move_all(devs, &netns)?;
+            }
         }
         crate::failpoint!("create.placed");
         Ok(())

@@ -85,6 +85,9 @@ pub fn destroy(c: &Container) -> Result<()> {
     if c.state.owns_cgroup {
         crate::cgroups::teardown(&c.state.cgroup_path)?;
     }
+    if let (Some(dir), true) = (&c.state.intel_rdt, c.state.owns_intel_rdt) {
+        crate::resctrl::remove(dir)?;
+    }
     crate::failpoint!("delete.cgroup");
     let state = c.state.hook_json(Status::Stopped, 0);
     hooks::run_all_warn(

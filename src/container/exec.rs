@@ -11,6 +11,7 @@ use crate::cgroups::Cgroup;
 use crate::namespaces::flag;
 use crate::process::clone::{clone3_into, Forked};
 use crate::process::exec::{self as child, ExecChildArgs};
+use crate::process::numa;
 use crate::state::{Container, Status};
 use crate::sync::{self, Msg};
 use crate::{debug, signals};
@@ -29,12 +30,18 @@ pub struct ExecOpts<'a> {
     /// --cgroup: sub-cgroups of the container's (PATH or CONTROLLER:PATH).
     pub sub_cgroups: &'a [String],
     pub pid_file: Option<&'a Path>,
+    /// --pidfd-socket: gets a pidfd of the process once it has exec'd.
+    pub pidfd_socket: Option<&'a Path>,
 }
 
 /// Starts `o.process` in container `c` (whose status the caller checked);
 /// returns its pid once it has exec'd. It is our child: the caller waits
 /// for it or leaves it (-d).
 pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
+    let pidfd_sock = o
+        .pidfd_socket
+        .map(crate::pidfd_socket::connect_to)
+        .transpose()?;
     let init_pidfd = signals::pidfd_open(c.state.pid)?;
     if !c.init_alive() {
         bail!("cannot exec in a stopped container");
@@ -53,6 +60,8 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     let seccomp_cfg = c.state.seccomp.clone();
     let state_json = c.state.hook_json(Status::Running, c.state.pid);
     let id = c.state.id.clone();
+    let (personality, memory_policy) = (c.state.personality.clone(), c.state.memory_policy.clone());
+    let intel_rdt = c.state.intel_rdt.clone();
     // The child must not inherit the state lock.
     drop(c);
     let (parent, chan) = sync::pair()?;
@@ -76,6 +85,22 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
         None
     };
     let unified = self_join.as_ref().and_then(|s| s.unified_fd());
+    // execCPUAffinity.initial: the child is born with it, before any cgroup
+    // join (we lend it our own affinity for the clone).
+    let initial = o
+        .process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().clone())
+        .filter(|s| !s.is_empty());
+    let ours = match &initial {
+        Some(cpus) => {
+            let saved = numa::get_affinity()?;
+            numa::set_affinity(cpus).context("process.execCPUAffinity.initial")?;
+            Some(saved)
+        }
+        None => None,
+    };
     let forked = clone3_into(0, unified.as_ref().map(|f| f.as_fd()));
     if let Ok((Forked::Child, _)) = forked {
         drop(parent);
@@ -89,7 +114,12 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
             keep_fds: o.preserve_fds,
             seccomp,
             cgroup: self_join.as_ref(),
+            personality,
+            memory_policy,
         });
+    }
+    if let Some(saved) = ours {
+        numa::restore_affinity(&saved)?;
     }
     if let Some(own) = saved_pidns {
         setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
@@ -109,6 +139,9 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
         None => cgroup.add(pid)?,
     }
     join_sub_cgroups(&cgroup_path, o.sub_cgroups, pid)?;
+    if let Some(dir) = &intel_rdt {
+        crate::resctrl::add(dir, pid.as_raw())?;
+    }
     crate::failpoint!("exec.placed");
     parent.send(&Msg::Proceed)?;
     loop {
@@ -123,6 +156,9 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
         }
     }
     debug!("exec'd pid {pid} in container {id}");
+    if let Some(s) = &pidfd_sock {
+        crate::pidfd_socket::send(s, pid.as_raw(), crate::pidfd_socket::Kind::Exec)?;
+    }
     crate::failpoint!("exec.done");
     guard.disarm();
     if let Some(f) = o.pid_file {

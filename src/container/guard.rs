@@ -14,6 +14,8 @@ pub struct Guard {
     cgroup: Option<Cgroup>,
     /// Our child until we exit: its pid can't be reused while unreaped.
     child: Option<(Pid, OwnedFd)>,
+    /// A resctrl group made for linux.intelRdt.
+    resctrl: Option<PathBuf>,
 }
 
 impl Guard {
@@ -31,6 +33,11 @@ impl Guard {
         self.cgroup.as_ref()
     }
 
+    /// Removes the resctrl group `dir` on failure.
+    pub fn resctrl(&mut self, dir: PathBuf) {
+        self.resctrl = Some(dir);
+    }
+
     /// Kills and reaps `pid` on failure; replaces (and forgets) any earlier
     /// child (the intermediate that forked the real init has exited).
     pub fn child(&mut self, pid: Pid, pidfd: OwnedFd) {
@@ -41,6 +48,7 @@ impl Guard {
     pub fn disarm(mut self) -> Option<(Pid, OwnedFd)> {
         self.dir = None;
         self.cgroup = None;
+        self.resctrl = None;
         self.child.take()
     }
 
@@ -55,6 +63,9 @@ impl Drop for Guard {
         if let Some((pid, fd)) = self.child.take() {
             let _ = crate::signals::pidfd_send(&fd, libc::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(dir) = self.resctrl.take() {
+            let _ = crate::resctrl::remove(&dir);
         }
         if let Some(cg) = self.cgroup.take() {
             if let Err(e) = cg.remove_all() {

@@ -44,6 +44,17 @@ fn kept_fds(preserve_fds: u32) -> (u32, Vec<String>) {
     (preserve_fds + listen, env)
 }
 
+/// The idmapped trees, `sync::MAX_FDS` a message; our copies close after.
+fn send_mount_fds(chan: &sync::Channel, trees: crate::rootfs::idmap::Prepared) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    for chunk in trees.chunks(sync::MAX_FDS) {
+        let mounts = chunk.iter().map(|(i, _)| *i).collect();
+        let fds: Vec<_> = chunk.iter().map(|(_, f)| f.as_raw_fd()).collect();
+        chan.send_fds(&Msg::MountFds { mounts }, &fds)?;
+    }
+    Ok(())
+}
+
 impl Spawner for InitSpawner {
     fn spawn(self, launch: &mut Launch) -> Result<Pid> {
         let (plan, opts) = (launch.plan, launch.opts);
@@ -92,7 +103,14 @@ impl Spawner for InitSpawner {
 
         drop(unified);
         launch.place(pid, self_join.as_ref(), born_in_cgroup)?;
+        // Idmapped mounts are made here, where their sources are ours.
+        let trees = if plan.mounts.iter().any(|m| m.idmap.is_some()) {
+            crate::rootfs::idmap::prepare(plan, pid)?
+        } else {
+            Vec::new()
+        };
         parent.send(&Msg::Proceed)?;
+        send_mount_fds(&parent, trees)?;
         loop {
             let (msg, fd) = parent
                 .recv_with_fd()?

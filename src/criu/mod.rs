@@ -142,7 +142,10 @@ fn cg_mode(m: Option<&str>) -> Result<CriuCgMode> {
 fn empty_ns(list: &[String]) -> Result<u32> {
     for ns in list {
         if ns != "network" {
-            bail!("namespace {ns:?} is not supported");
+            bail!(
+                "namespace {} is not supported",
+                crate::logging::go_quote(ns)
+            );
         }
     }
     Ok(libc::CLONE_NEWNET as u32)
@@ -207,7 +210,10 @@ fn quote_log_errors(dir: &Path, file: &str) {
             continue;
         }
         if printed == 0 {
-            crate::logging::warn(&format!("--- Quoting {:?}", path.display().to_string()));
+            crate::logging::warn(&format!(
+                "--- Quoting {}",
+                crate::logging::go_quote(&path.display().to_string())
+            ));
         }
         for (n, line) in lines
             .iter()

@@ -67,6 +67,8 @@ fn restore_blocked(o: &RestoreOpts) -> Result<i32> {
         no_pivot: a.no_pivot,
         no_new_keyring: false,
         preserve_fds: 0,
+        pidfd_socket: None,
+        notify: false,
     };
     let master = RefCell::new(None);
     let created = container::create_with(
@@ -189,7 +191,7 @@ impl CriuSpawner<'_> {
         let mut restored: Option<Pid> = None;
         let resp = s.call(req, |n, fd| {
             let script = n.script.as_deref().unwrap_or("");
-            debug!("criu notify: {script} {:?}", n.pid);
+            debug!("criu notify: {script} {}", n.pid.unwrap_or(0));
             match script {
                 "setup-namespaces" => {
                     launch.runtime_hooks(Pid::from_raw(n.pid.unwrap_or(0)))?;

@@ -4,7 +4,8 @@
 //! 1. `begin`: die with the parent, not dumpable, inherited fds close-on-exec,
 //!    default signals, into the v1 cgroups, then wait for the parent's Proceed;
 //! 2. (the caller's own steps: namespaces, mounts, terminal);
-//! 3. `prepare`: rlimits, I/O priority, scheduler, LSM labels, session
+//! 3. `prepare`: rlimits, I/O priority, scheduler, CPU affinity, memory
+//!    policy, personality, LSM labels, session
 //!    keyring, umask, no_new_privs, seccomp (before the user switch when it
 //!    needs CAP_SYS_ADMIN), user and capabilities, cwd, environment and the
 //!    executable lookup: everything that can fail, before Ready;
@@ -14,7 +15,7 @@ use crate::cgroups::SelfJoin;
 use crate::process::attrs;
 use crate::sync::{Channel, Msg};
 use anyhow::{Context, Result};
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain, Process};
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
 
@@ -74,6 +75,60 @@ pub struct Setup<'a> {
     pub cwd: Cwd,
     /// Appended to process.env (LISTEN_FDS for the init).
     pub extra_env: &'a [String],
+    pub extras: Extras<'a>,
+}
+
+/// Container-wide settings each of its processes takes on (linux.*; the
+/// exec child has them from state.json).
+#[derive(Default)]
+pub struct Extras<'a> {
+    pub personality: Option<&'a LinuxPersonality>,
+    pub memory_policy: Option<&'a LinuxMemoryPolicy>,
+    pub affinity: Affinity<'a>,
+}
+
+/// The CPU affinity once the process is in its cgroup.
+#[derive(Default)]
+pub enum Affinity<'a> {
+    /// Every CPU, which the kernel narrows to the cpuset: not the CPUs
+    /// of whoever ran tong (runc 1.2 does the same).
+    #[default]
+    Reset,
+    /// As inherited (execCPUAffinity.initial without final).
+    Keep,
+    /// execCPUAffinity.final.
+    Set(&'a str),
+}
+
+/// personality(2) with the domain; runc ignores the flags (and so do we:
+/// bundle.rs warns about them).
+fn set_personality(p: &LinuxPersonality) -> Result<()> {
+    let domain: libc::c_ulong = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => 0x0000,
+        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    // SAFETY: plain syscall with an integer argument.
+    if unsafe { libc::personality(domain) } == -1 {
+        return Err(std::io::Error::last_os_error()).context("set personality");
+    }
+    Ok(())
+}
+
+fn apply_extras(x: &Extras) -> Result<()> {
+    match x.affinity {
+        Affinity::Reset => crate::process::numa::reset_affinity()?,
+        Affinity::Keep => {}
+        Affinity::Set(cpus) => {
+            crate::process::numa::set_affinity(cpus).context("process.execCPUAffinity.final")?
+        }
+    }
+    if let Some(m) = x.memory_policy {
+        crate::process::numa::apply(m)?;
+    }
+    if let Some(p) = x.personality {
+        set_personality(p)?;
+    }
+    Ok(())
 }
 
 /// What is left once everything that can fail was done: the filter that
@@ -91,6 +146,7 @@ pub fn prepare(s: &Setup) -> Result<Exec> {
     attrs::set_rlimits(p)?;
     attrs::set_io_priority(p)?;
     attrs::set_scheduler(p)?;
+    apply_extras(&s.extras)?;
     attrs::set_lsm_labels(p)?;
     if let Some(id) = s.keyring {
         join_session_keyring(id)?;

@@ -22,6 +22,23 @@ pub struct ExecChildArgs<'a> {
     pub seccomp: Option<tong_seccomp::Filter>,
     /// The v1 cgroups to move into first thing (else the parent put us there).
     pub cgroup: Option<&'a crate::cgroups::SelfJoin>,
+    /// The container's linux.personality and linux.memoryPolicy.
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+}
+
+/// process.execCPUAffinity once in the cgroup: final if given; with only
+/// initial (set by the parent before the clone), as it is; else the reset.
+fn exec_affinity(p: &Process) -> child::Affinity<'_> {
+    let a = p.exec_cpu_affinity().as_ref();
+    let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).is_some();
+    match a {
+        Some(a) if nonempty(a.cpu_affinity_final()) => {
+            child::Affinity::Set(a.cpu_affinity_final().as_deref().unwrap_or_default())
+        }
+        Some(a) if nonempty(a.initial()) => child::Affinity::Keep,
+        _ => child::Affinity::Reset,
+    }
 }
 
 pub fn run(a: ExecChildArgs) -> ! {
@@ -59,6 +76,11 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
         parent_listens_at_exec: true,
         cwd: child::Cwd::Safe,
         extra_env: &[],
+        extras: child::Extras {
+            personality: a.personality.as_ref(),
+            memory_policy: a.memory_policy.as_ref(),
+            affinity: exec_affinity(p),
+        },
     })?;
     crate::failpoint!("exec-child.prepared");
     // The parent-death signal survives execve: the process outlives `exec -d`.

@@ -85,8 +85,9 @@ fn setup(a: &InitArgs) -> Result<Ready> {
         }
     }
     let new_mnt = plan.ns.is_new(T::Mount);
+    let trees = receive_mount_fds(a)?;
     if new_mnt {
-        rootfs::prepare(plan)?;
+        rootfs::prepare(plan, trees)?;
     }
     crate::failpoint!("init.mounts");
     let mut state = String::new();
@@ -149,11 +150,34 @@ fn setup(a: &InitArgs) -> Result<Ready> {
         parent_listens_at_exec: false,
         cwd: child::Cwd::Plain,
         extra_env: &a.extra_env,
+        extras: child::Extras {
+            personality: plan.linux().and_then(|l| l.personality().as_ref()),
+            memory_policy: plan.linux().and_then(|l| l.memory_policy().as_ref()),
+            affinity: child::Affinity::Reset,
+        },
     })?;
     crate::failpoint!("init.prepared");
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     a.chan.send(&Msg::Ready)?;
     Ok(Ready { exec, state })
+}
+
+/// The idmapped trees the parent sends right after Proceed (only a config
+/// with idmapped mounts waits for any).
+fn receive_mount_fds(a: &InitArgs) -> Result<rootfs::idmap::Prepared> {
+    let want = a.plan.mounts.iter().filter(|m| m.idmap.is_some()).count();
+    let mut got = Vec::with_capacity(want);
+    while got.len() < want {
+        match a.chan.recv_with_fds()? {
+            Some((Msg::MountFds { mounts }, fds)) if mounts.len() == fds.len() => {
+                got.extend(mounts.into_iter().zip(fds));
+            }
+            Some((Msg::Error(e), _)) => anyhow::bail!("{e}"),
+            Some((m, _)) => anyhow::bail!("unexpected message {m} (waiting for mount fds)"),
+            None => anyhow::bail!("parent exited before sending the idmapped mounts"),
+        }
+    }
+    Ok(got)
 }
 
 fn wait_and_exec(a: &InitArgs, r: Ready) -> Result<std::convert::Infallible> {

@@ -5,3 +5,4 @@ pub mod clone;
 pub mod exec;
 pub mod init;
 pub mod lookup;
+pub mod numa;

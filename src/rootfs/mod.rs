@@ -5,6 +5,8 @@
 pub mod cgroupfs;
 pub mod devices;
 pub mod finalize;
+pub mod idmap;
+pub mod mountapi;
 pub mod mounts;
 pub mod options;
 pub mod pivot;
@@ -23,8 +25,9 @@ fn root_propagation(plan: &Plan) -> Option<MsFlags> {
         .and_then(options::propagation)
 }
 
-/// Everything before the hooks and pivot_root.
-pub fn prepare(plan: &Plan) -> Result<()> {
+/// Everything before the hooks and pivot_root. `prepared`: the idmapped
+/// trees the parent made (`idmap::prepare`), by mount index.
+pub fn prepare(plan: &Plan, mut prepared: idmap::Prepared) -> Result<()> {
     let prop = root_propagation(plan).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).context("set propagation of /")?;
     let host_mounts = crate::mountinfo::read()?;
@@ -45,8 +48,15 @@ pub fn prepare(plan: &Plan) -> Result<()> {
         host_mounts: &host_mounts,
     };
     let spec_mounts = plan.spec.mounts().as_deref().unwrap_or(&[]);
-    for m in spec_mounts {
-        mounts::mount_one(&ctx, m)?;
+    for (i, (m, pm)) in spec_mounts.iter().zip(&plan.mounts).enumerate() {
+        let tree = prepared
+            .iter()
+            .position(|(n, _)| *n == i)
+            .map(|p| prepared.swap_remove(p).1);
+        if pm.idmap.is_some() && tree.is_none() {
+            anyhow::bail!("mounts[{i}]: the idmapped mount was not prepared");
+        }
+        mounts::mount_one(&ctx, i, m, pm, tree)?;
     }
     let dev_bound = spec_mounts.iter().any(|m| {
         mounts::destination(m) == Path::new("/dev")

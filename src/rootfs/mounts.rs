@@ -1,7 +1,8 @@
 //! The spec's mounts, in order, each onto a target resolved inside the rootfs and
 //! mounted through its fd.
 
-use super::options::{self, MountOptions};
+use super::mountapi;
+use super::options::MountOptions;
 use crate::safe_fs::{self, fd_path};
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
@@ -15,6 +16,13 @@ pub struct MountCtx<'a> {
     pub cgroupns: bool,
     /// The mount table from before our first mount (see mountinfo.rs).
     pub host_mounts: &'a [crate::mountinfo::MountEntry],
+}
+
+/// One entry of `mounts` as bundle.rs planned it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlannedMount {
+    pub opts: MountOptions,
+    pub idmap: Option<super::idmap::IdMapPlan>,
 }
 
 /// Flags that are about the mount itself, not the filesystem.
@@ -31,17 +39,39 @@ pub fn destination(m: &Mount) -> PathBuf {
     }
 }
 
-pub fn mount_one(ctx: &MountCtx, m: &Mount) -> Result<()> {
+/// Mounts `mounts[index]`; `prepared` is its idmapped tree from the parent.
+pub fn mount_one(
+    ctx: &MountCtx,
+    index: usize,
+    m: &Mount,
+    planned: &PlannedMount,
+    prepared: Option<OwnedFd>,
+) -> Result<()> {
     let dest = destination(m);
     let typ = m.typ().as_deref().unwrap_or("");
-    let opts = options::parse(m.options().as_deref().unwrap_or(&[]));
-    let what = || format!("mount {} on {}", typ, dest.display());
-    if typ == "bind" || opts.flags.contains(MsFlags::MS_BIND) {
-        bind(ctx, m, &dest, &opts).with_context(what)?;
+    let opts = &planned.opts;
+    let what = || format!("mounts[{index}] ({})", dest.display());
+    if let Some(tree) = prepared {
+        attach(ctx, tree, &dest, opts).with_context(what)?;
+    } else if typ == "bind" || opts.flags.contains(MsFlags::MS_BIND) {
+        bind(ctx, m, &dest, opts).with_context(what)?;
     } else if typ == "cgroup" {
-        super::cgroupfs::mount_cgroup(ctx, &dest, &opts).with_context(what)?;
+        super::cgroupfs::mount_cgroup(ctx, &dest, opts).with_context(what)?;
     } else {
-        fresh(ctx, m, typ, &dest, &opts).with_context(what)?;
+        fresh(ctx, m, typ, &dest, opts)
+            .with_context(|| format!("mount {typ} on {}", dest.display()))
+            .with_context(what)?;
+    }
+    if opts.has_recursive_attrs() {
+        let target = reresolve(ctx, &dest)?;
+        mountapi::set_attr(target.as_fd(), true, opts.rec_set, opts.rec_clear, None)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOSYS) => {
+                    anyhow::anyhow!("recursive mount attributes need mount_setattr (Linux 5.12+)")
+                }
+                _ => anyhow::anyhow!("set recursive mount attributes: {e}"),
+            })
+            .with_context(what)?;
     }
     for p in &opts.propagation {
         let target = reresolve(ctx, &dest)?;
@@ -53,6 +83,22 @@ pub fn mount_one(ctx: &MountCtx, m: &Mount) -> Result<()> {
             None::<&str>,
         )
         .with_context(|| format!("set propagation of {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// An idmapped tree the parent made, attached at `dest`, then the bind's flags.
+fn attach(ctx: &MountCtx, tree: OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let st = nix::sys::stat::fstat(tree.as_raw_fd()).context("stat the idmapped tree")?;
+    let target = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        safe_fs::mkdir_all(ctx.root, dest, 0o755)?
+    } else {
+        safe_fs::touch(ctx.root, dest)?
+    };
+    mountapi::attach(tree.as_fd(), target.as_fd()).context("attach the idmapped mount")?;
+    let extra = fs_flags(opts);
+    if !extra.is_empty() {
+        remount_bind(reresolve(ctx, dest)?.as_fd(), extra)?;
     }
     Ok(())
 }

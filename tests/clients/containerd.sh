@@ -479,6 +479,38 @@ test_final_main_stop() {
 	R C c rm main; expect_ok "c rm main"
 }
 
+# Checkpoint and restore through containerd (the runc v2 shim calls the
+# runtime's checkpoint and restore), only where `criu check` passes (the
+# hack/vm guest: hack/vm run -- tests/clients/containerd.sh --runtime RT
+# --only checkpoint). `ctr task checkpoint` leaves the task running
+# (--leave-running); `ctr containers checkpoint --task` + `ctr containers
+# restore --live` bring a killed container back, its counter (a file in the
+# container) going on from where it was, with a new pid; exec works.
+test_checkpoint_restore() {
+	if ! criu check >/dev/null 2>&1; then skip "criu check fails on this kernel ($(uname -r))"; return; fi
+	cgone ck
+	local count='i=0; while :; do echo $i >/count; i=$((i+1)); sleep 0.2; done'
+	R CR -d "$IMG" ck sh -c "$count"; expect_ok "run -d" || return
+	wait_for 30 sh -c '[ "$(CX --exec-id w ck cat /count 2>/dev/null || echo 0)" -ge 3 ]'
+	local pid0; pid0=$(tpid ck)
+	R -t 300 C task checkpoint ck; expect_ok "ctr task checkpoint (leave running)" || { cgone ck; return; }
+	printf '%s' "$OUT" | grep -q 'checkpoint' || fail "no checkpoint image named: $(last)"
+	expect_eq RUNNING "$(tstatus ck)" "status after a task checkpoint"
+	expect_eq "$pid0" "$(tpid ck)" "same pid after a task checkpoint"
+	R -t 300 C containers checkpoint --task ck "localhost/tgc-ck:1"; expect_ok "ctr containers checkpoint --task" || { cgone ck; return; }
+	R CX --exec-id c1 ck cat /count; local n=$OUT
+	cgone ck
+	R -t 300 C containers restore --live ck "localhost/tgc-ck:1"; expect_ok "ctr containers restore --live" || { cgone ck; return; }
+	wait_for 30 sh -c 'C task ls | grep -Eq "^ck +[0-9]+ +RUNNING"' || fail "restored task not running: $(C task ls 2>&1)"
+	local pid1; pid1=$(tpid ck)
+	[ -n "$pid1" ] && [ "$pid1" != "$pid0" ] || fail "restored pid $pid1 (was $pid0)"
+	wait_for 30 sh -c "[ \$(CX --exec-id w2 ck cat /count 2>/dev/null || echo 0) -gt $((n + 2)) ]" ||
+		fail "the counter did not go on from about $n"
+	R CX --exec-id c2 ck sh -c 'echo exec-ok'; expect_out '^exec-ok$' "exec into the restored container"
+	R C image rm "localhost/tgc-ck:1" >/dev/null 2>&1
+	cgone ck
+}
+
 t image_import test_image_import
 [ -f "${IMG1_ARCHIVE:-/nonexistent}" ] || die "image build failed"
 t image_multilayer test_image_multilayer
@@ -518,6 +550,7 @@ t stop_kill test_stop_kill
 t kill_signal test_kill_signal
 t restart test_restart
 t pause_unpause test_pause_unpause
+t checkpoint test_checkpoint_restore
 t top test_top
 t stats test_stats
 t update test_update

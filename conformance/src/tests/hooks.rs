@@ -40,7 +40,10 @@ pub fn tests() -> Vec<Test> {
             "config/hooks/start-container-failure-fails-start",
             start_container_fail,
         ),
-        t("config/hooks/poststart-failure-is-warning", poststart_fail),
+        t(
+            "config/hooks/poststart-failure-stops-container",
+            poststart_fail,
+        ),
         t("config/hooks/poststop-failure-is-warning", poststop_fail),
     ]
 }
@@ -417,6 +420,9 @@ fn start_container_fail(ctx: &mut Ctx) -> TResult {
     Ok(())
 }
 
+/// runtime.md lifecycle step 9 (since runtime-spec's fix of the poststart
+/// text, and runc 1.2+): a failing poststart hook is an error, the container
+/// is stopped, and the remaining poststart hooks do not run.
 fn poststart_fail(ctx: &mut Ctx) -> TResult {
     let (mut b, log) = hook_bundle(ctx);
     let d = log.display();
@@ -427,19 +433,20 @@ fn poststart_fail(ctx: &mut Ctx) -> TResult {
     let id = ctx.create(&b)?;
     let o = ctx.rt(&["start", &id]);
     ensure!(
-        o.ok(),
-        "start failed because of a poststart hook (spec: warning only): {}",
+        !o.ok(),
+        "start succeeded although a poststart hook failed (spec: MUST generate an error): {}",
         o.brief()
     );
     ensure!(
-        wait_log(&log, "ps2"),
-        "remaining poststart hooks skipped after a failure: {:?}",
+        wait_log(&log, "ps1"),
+        "the failing poststart hook did not run: {:?}",
         read_log(&log)
     );
-    ensure!(wait_log(&log, "user"), "user process not run");
+    ctx.wait_status(&id, "stopped", 10)?;
     ensure!(
-        ctx.status(&id)? == "running",
-        "container not running after a poststart hook failure"
+        !read_log(&log).contains(&"ps2".to_string()),
+        "poststart hooks after the failing one ran: {:?}",
+        read_log(&log)
     );
     Ok(())
 }

@@ -4,6 +4,7 @@ use crate::harness::Test;
 
 pub mod cgroups;
 pub mod devices;
+pub mod extensions;
 pub mod hooks;
 pub mod invalid;
 pub mod lifecycle;
@@ -26,5 +27,6 @@ pub fn all() -> Vec<Test> {
     v.extend(seccomp::tests());
     v.extend(invalid::tests());
     v.extend(ops::tests());
+    v.extend(extensions::tests());
     v
 }

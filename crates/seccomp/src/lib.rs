@@ -47,6 +47,7 @@
 
 mod bpf;
 mod compile;
+pub mod features;
 mod notify;
 mod syscall_tables;
 

@@ -7,6 +7,7 @@
 
 pub mod cgroups;
 pub mod fsutil;
+pub mod helpers;
 pub mod json;
 pub mod mountinfo;
 pub mod procs;

@@ -1,0 +1,40 @@
+//! `--pidfd-socket` (create, run, exec): a pidfd of the container's init, or
+//! of the exec'd process, sent over a unix stream socket the caller listens
+//! on, as runc 1.2 does: one message whose data is "standard" (the init) or
+//! "setns" (an exec'd process), with the pidfd in SCM_RIGHTS. The socket is
+//! connected before anything is made, so a bad path fails early; the pidfd
+//! goes out before the command returns.
+
+use anyhow::{Context, Result};
+use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+/// Which process the pidfd is of (runc's words).
+pub enum Kind {
+    Init,
+    Exec,
+}
+
+pub fn connect_to(path: &Path) -> Result<OwnedFd> {
+    let s = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    connect(s.as_raw_fd(), &UnixAddr::new(path)?)
+        .with_context(|| format!("connect to --pidfd-socket {}", path.display()))?;
+    Ok(s)
+}
+
+/// Sends a pidfd of `pid` (a process of ours: not reaped, so the pid is its).
+pub fn send(sock: &OwnedFd, pid: i32, kind: Kind) -> Result<()> {
+    let pidfd = crate::signals::pidfd_open(pid)?;
+    let name = match kind {
+        Kind::Init => "standard",
+        Kind::Exec => "setns",
+    };
+    crate::tty::send_fd(sock.as_raw_fd(), pidfd.as_raw_fd(), name)
+        .context("send the pidfd to --pidfd-socket")
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Everything of checkpoint/restore, in a hack/vm guest (where `criu check`
+# passes): tests/vm/criu.sh (tong and runc by hand), then Podman's
+# `container checkpoint/restore` and containerd's `ctr task checkpoint` /
+# `ctr containers checkpoint --task` + `restore --live` (the runc v2 shim),
+# each with tong and with runc as the oracle. A client test that does not
+# PASS (a skip included) fails the run.
+#   hack/vm run -e TONG_TEST_FULL=1 -- tests/vm/criu-all.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+tong=$(hack/tong-path release tong)
+rc=0
+t0=$SECONDS
+tests/vm/criu.sh || rc=1
+echo "---- criu.sh: $((SECONDS - t0))s"
+# TCG is slow and CRIU's dumps are not quick: give each client command time.
+export CLIENT_TEST_CMD_TIMEOUT=300
+for tool in podman containerd; do
+	for rt in "$tong" runc; do
+		t0=$SECONDS
+		out=$(tests/clients/$tool.sh --runtime "$rt" --only '^checkpoint$' 2>&1)
+		printf '%s\n' "$out" | grep -Ev '^(PASS|SKIP) (image_import|cleanup)' | sed "s|^|$tool/$(basename "$rt"): |"
+		if ! printf '%s\n' "$out" | grep -q '^PASS checkpoint'; then
+			echo "FAIL $tool checkpoint/restore with $(basename "$rt")"; rc=1
+		fi
+		echo "---- $tool checkpoint with $(basename "$rt"): $((SECONDS - t0))s"
+	done
+done
+[ $rc = 0 ] && echo "criu-all: all passed" || echo "criu-all: FAILED"
+exit $rc
