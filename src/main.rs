@@ -10,6 +10,8 @@ mod criu;
 mod exeseal;
 mod failpoint;
 mod foreground;
+#[cfg(test)]
+mod fuzz;
 mod hooks;
 mod logging;
 mod mountinfo;

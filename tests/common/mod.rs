@@ -31,26 +31,38 @@ pub const CMD_TIMEOUT: Duration = Duration::from_secs(30);
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// Returns early from a test (with a note) when not running as root.
+/// Returns early from a test (with a note) when not running as root; in a
+/// full run (`TONG_TEST_FULL=1`, as hack/test sets) that is a failure.
 #[macro_export]
 macro_rules! require_root {
     () => {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIP: this test needs root");
+        if !tong_testkit::skip::is_root() {
+            tong_testkit::skip::skip("this test needs root");
             return;
         }
     };
 }
 
-/// Returns early when runc is not installed.
+/// Returns early when runc is not installed (a failure in a full run).
 #[macro_export]
 macro_rules! require_runc {
     () => {
         if !std::path::Path::new($crate::common::RUNC).exists() {
-            eprintln!("SKIP: {} not installed", $crate::common::RUNC);
+            tong_testkit::skip::skip(&format!("{} not installed", $crate::common::RUNC));
             return;
         }
     };
+}
+
+/// Returns early, saying why, for a reason a full run accepts: a fact of
+/// the kernel or machine that another stage covers (never a missing tool
+/// or privilege). `skip_because!("criu check fails on this kernel")`.
+#[macro_export]
+macro_rules! skip_because {
+    ($($why:tt)+) => {{
+        tong_testkit::skip::allowed(&format!($($why)+));
+        return;
+    }};
 }
 
 pub fn tong_bin() -> PathBuf {
