@@ -10,6 +10,7 @@
 //! `tests/fuzz_inputs.rs` drives the binary with such inputs too.
 //!
 //! TONG_FUZZ_CASES (default 400) cases per parser.
+#![cfg(test)]
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
