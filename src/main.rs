@@ -8,7 +8,10 @@ mod commands;
 mod container;
 mod criu;
 mod exeseal;
+mod failpoint;
 mod foreground;
+#[cfg(test)]
+mod fuzz;
 mod hooks;
 mod logging;
 mod mountinfo;
@@ -44,6 +47,8 @@ macro_rules! outln {
 }
 
 fn main() {
+    #[cfg(feature = "failpoints")]
+    failpoint::init();
     // Create, run and exec re-exec from a sealed view of the binary
     // (exeseal). Deciding that from argv, before clap builds its command
     // tree, spares the first image all but libc's start-up. A failure is

@@ -149,6 +149,10 @@ pub struct Container {
     pub dir: PathBuf,
     pub state: State,
     _lock: Option<File>,
+    /// Seen by `peek`: another process held the lock of this half-made
+    /// container, i.e. its create is still at work (`list` must show it as
+    /// `creating`, not `stopped`: a daemon deletes stopped containers).
+    create_running: bool,
 }
 
 fn read_state(dir: &Path) -> Result<State> {
@@ -159,12 +163,28 @@ fn read_state(dir: &Path) -> Result<State> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(NotExist.into()),
         Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
     };
-    serde_json::from_slice(&data).map_err(|e| {
+    parse_state(&data, dir)
+}
+
+/// state.json's contents (of container dir `dir`); unparseable is `Corrupt`.
+pub fn parse_state(data: &[u8], dir: &Path) -> Result<State> {
+    serde_json::from_slice(data).map_err(|e| {
         anyhow!(Corrupt {
             dir: dir.to_path_buf(),
-            why: format!("{}: {e}", path.display())
+            why: format!("{}: {e}", dir.join(STATE_FILE).display())
         })
     })
+}
+
+/// Whether another process holds the lock of container dir `dir` (checked,
+/// not waited for).
+fn locked_elsewhere(dir: &Path) -> bool {
+    let Ok(f) = File::open(dir) else {
+        return false;
+    };
+    // SAFETY: flock on an fd we own; closing it releases what we got.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
 }
 
 fn lock_dir(dir: &Path) -> std::io::Result<File> {
@@ -185,19 +205,31 @@ impl Container {
         let dir = paths::container_dir(root, &state.id);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
+            // runc's words (libcontainer's ErrExist), which users and
+            // tools search for.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                bail!("container with id exists: {}", state.id)
+                bail!("container with given ID already exists")
             }
             Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
         }
-        let lock = lock_dir(&dir).with_context(|| format!("lock {}", dir.display()))?;
-        let c = Container {
-            dir,
-            state,
-            _lock: Some(lock),
-        };
-        c.save()?;
-        Ok(c)
+        // Killed here, create leaves a directory without state.json
+        // (`delete --force` removes it); failing here, it removes it itself.
+        let locked = (|| -> Result<Container> {
+            crate::failpoint!("create.mkdir");
+            let lock = lock_dir(&dir).with_context(|| format!("lock {}", dir.display()))?;
+            let c = Container {
+                dir: dir.clone(),
+                state,
+                _lock: Some(lock),
+                create_running: false,
+            };
+            c.save()?;
+            Ok(c)
+        })();
+        if locked.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        locked
     }
 
     /// Opens and locks an existing container.
@@ -214,6 +246,7 @@ impl Container {
             dir,
             state,
             _lock: Some(lock),
+            create_running: false,
         })
     }
 
@@ -224,11 +257,22 @@ impl Container {
     pub fn peek(root: &Path, id: &str) -> Result<Container> {
         paths::validate_id(id)?;
         let dir = paths::container_dir(root, id);
-        let state = read_state(&dir)?;
+        let mut state = read_state(&dir)?;
+        // Half-made: a create holding the lock is still at work; one that
+        // let go since we read has finished, and its new state is the one
+        // to show.
+        let mut create_running = false;
+        if !state.created_ok {
+            create_running = locked_elsewhere(&dir);
+            if !create_running {
+                state = read_state(&dir)?;
+            }
+        }
         Ok(Container {
             dir,
             state,
             _lock: None,
+            create_running,
         })
     }
 
@@ -272,7 +316,10 @@ impl Container {
     /// created while the exec fifo waits, paused when the cgroup is frozen.
     pub fn status(&self) -> Status {
         if !self.state.created_ok {
-            return if self.init_alive() {
+            // Half-made: creating while its init lives or (seen by `peek`)
+            // while its create still holds the lock, before the init has a
+            // pid; otherwise the create died half-way.
+            return if self.init_alive() || self.create_running {
                 Status::Creating
             } else {
                 Status::Stopped

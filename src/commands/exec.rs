@@ -38,28 +38,34 @@ pub fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
     Ok((num(u)?, g.map(num).transpose()?))
 }
 
+/// An `exec --process` file's contents (read from `path`): the process to
+/// run, checked as the config's is. Errors name the field.
+pub fn parse_process_file(data: &[u8], path: &std::path::Path) -> Result<Process> {
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let p: Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        match e.path().to_string().as_str() {
+            "." => anyhow::anyhow!("invalid process file {}: {}", path.display(), e.inner()),
+            at => anyhow::anyhow!(
+                "invalid process file {}: {at}: {}",
+                path.display(),
+                e.inner()
+            ),
+        }
+    })?;
+    de.end()
+        .map_err(|e| anyhow::anyhow!("invalid process file {}: {e}", path.display()))?;
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("process args cannot be empty");
+    }
+    crate::bundle::validate::process("process file", &p)?;
+    Ok(p)
+}
+
 fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     if let Some(path) = &a.process {
         let data =
             std::fs::read(path).with_context(|| format!("read process file {}", path.display()))?;
-        let mut de = serde_json::Deserializer::from_slice(&data);
-        let p: Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            match e.path().to_string().as_str() {
-                "." => anyhow::anyhow!("invalid process file {}: {}", path.display(), e.inner()),
-                at => anyhow::anyhow!(
-                    "invalid process file {}: {at}: {}",
-                    path.display(),
-                    e.inner()
-                ),
-            }
-        })?;
-        de.end()
-            .map_err(|e| anyhow::anyhow!("invalid process file {}: {e}", path.display()))?;
-        if p.args().as_ref().is_none_or(|a| a.is_empty()) {
-            bail!("process args cannot be empty");
-        }
-        crate::bundle::validate::process("process file", &p)?;
-        return Ok(p);
+        return parse_process_file(&data, path);
     }
     if a.args.is_empty() {
         bail!("exec args cannot be empty");

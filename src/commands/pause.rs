@@ -12,5 +12,8 @@ pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
     } else {
         c.status().can_resume()?;
     }
-    Cgroup::open(&c.state.cgroup_path, id, false)?.freeze(frozen)
+    crate::failpoint!("pause.loaded");
+    Cgroup::open(&c.state.cgroup_path, id, false)?.freeze(frozen)?;
+    crate::failpoint!("pause.frozen");
+    Ok(())
 }

@@ -24,17 +24,22 @@ fn run_blocked(g: &Global, a: &RunArgs) -> Result<i32> {
     };
     let created = container::create(&g.create_opts(c), &plan, theirs)?;
     let pid = created.pid;
+    let checkpoint = || -> Result<()> {
+        crate::failpoint!("run.created");
+        Ok(())
+    };
     let master = match &ours {
         Some(s) => Some(tty::recv_fd(s.as_raw_fd()).context("receive the container's terminal")?),
         None => None,
     };
     // A foreground run stays the service's main process (runc's MAINPID).
-    let started = container::start(&created.container, !a.detach);
+    let started = checkpoint().and_then(|()| container::start(&created.container, !a.detach));
     drop(created.container);
     if let Err(e) = started {
         let _ = container::delete(&g.root, &c.id, true);
         return Err(e);
     }
+    crate::failpoint!("run.started");
     if a.detach {
         return Ok(0);
     }

@@ -116,9 +116,17 @@ fn from_flags(a: &UpdateArgs) -> Result<LinuxResources> {
     Ok(r)
 }
 
+/// `update --resources`' JSON: the resources to apply, zeros dropped.
+pub fn parse_resources(data: &[u8]) -> Result<LinuxResources> {
+    let r =
+        serde_json::from_slice(data).map_err(|e| anyhow::anyhow!("invalid resources JSON: {e}"))?;
+    Ok(without_zeros(r))
+}
+
 pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
     let c = Container::load(root, &a.id)?;
     c.status().can_update()?;
+    crate::failpoint!("update.loaded");
     let r = match &a.resources {
         Some(p) => {
             let mut data = Vec::new();
@@ -127,13 +135,13 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
             } else {
                 data = std::fs::read(p).with_context(|| format!("read {}", p.display()))?;
             }
-            serde_json::from_slice(&data)
-                .map_err(|e| anyhow::anyhow!("invalid resources JSON: {e}"))?
+            parse_resources(&data)?
         }
-        None => from_flags(a)?,
+        None => without_zeros(from_flags(a)?),
     };
-    let r = without_zeros(r);
-    Cgroup::open(&c.state.cgroup_path, &a.id, false)?.apply(&r, &[])
+    Cgroup::open(&c.state.cgroup_path, &a.id, false)?.apply(&r, &[])?;
+    crate::failpoint!("update.applied");
+    Ok(())
 }
 
 #[cfg(test)]

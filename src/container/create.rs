@@ -129,12 +129,14 @@ impl<'a> Launch<'a> {
             std::fs::create_dir(crate::notify::dir(&container.dir))
                 .context("create the notify socket directory")?;
         }
-        Ok(Launch {
+        let launch = Launch {
             opts,
             plan,
             container,
             guard,
-        })
+        };
+        crate::failpoint!("create.state-dir");
+        Ok(launch)
     }
 
     /// Opens the container's cgroup (removed on failure from now on). When
@@ -157,6 +159,7 @@ impl<'a> Launch<'a> {
             // The cgroup is complete before anyone is in it.
             apply_resources(plan, cg)?;
         }
+        crate::failpoint!("create.cgroup");
         Ok(self_join)
     }
 
@@ -226,6 +229,7 @@ impl<'a> Launch<'a> {
                 crate::netdev::move_all(devs, &netns)?;
             }
         }
+        crate::failpoint!("create.placed");
         Ok(())
     }
 
@@ -244,6 +248,7 @@ impl<'a> Launch<'a> {
             h.and_then(|h| h.create_runtime().as_ref()),
             &state,
         )?;
+        crate::failpoint!("create.hooks");
         Ok(state)
     }
 
@@ -277,9 +282,11 @@ impl<'a> Launch<'a> {
         c.state.created_ok = true;
         c.save()?;
         c.save_recovery()?;
+        crate::failpoint!("create.saved");
         if let Some(f) = self.opts.pid_file {
             super::write_pid_file(f, pid.as_raw())?;
         }
+        crate::failpoint!("create.pid-file");
         debug!("container {} created", self.opts.id);
         let Launch {
             container, guard, ..

@@ -39,6 +39,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     if c.status().can_delete(id, force)? {
         kill_and_wait(&c)?;
     }
+    crate::failpoint!("delete.killed");
     destroy(&c)
 }
 
@@ -87,12 +88,14 @@ pub fn destroy(c: &Container) -> Result<()> {
     if let (Some(dir), true) = (&c.state.intel_rdt, c.state.owns_intel_rdt) {
         crate::resctrl::remove(dir)?;
     }
+    crate::failpoint!("delete.cgroup");
     let state = c.state.hook_json(Status::Stopped, 0);
     hooks::run_all_warn(
         "poststop",
         c.state.hooks.as_ref().and_then(|h| h.poststop().as_ref()),
         &state,
     );
+    crate::failpoint!("delete.hooks");
     c.remove_dir()?;
     debug!("container {} deleted", c.state.id);
     Ok(())

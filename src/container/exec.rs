@@ -132,6 +132,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     drop((chan, o.console));
     let mut guard = Guard::default();
     guard.child(pid, pidfd);
+    crate::failpoint!("exec.forked");
     match &self_join {
         Some(s) if !born_in_cgroup => s.join_unified(pid)?,
         Some(_) => {}
@@ -141,6 +142,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     if let Some(dir) = &intel_rdt {
         crate::resctrl::add(dir, pid.as_raw())?;
     }
+    crate::failpoint!("exec.placed");
     parent.send(&Msg::Proceed)?;
     loop {
         match parent.recv_with_fd()? {
@@ -157,6 +159,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     if let Some(s) = &pidfd_sock {
         crate::pidfd_socket::send(s, pid.as_raw(), crate::pidfd_socket::Kind::Exec)?;
     }
+    crate::failpoint!("exec.done");
     guard.disarm();
     if let Some(f) = o.pid_file {
         super::write_pid_file(f, pid.as_raw())?;

@@ -99,6 +99,7 @@ impl Spawner for InitSpawner {
         drop((child, start_sock, self.console));
         launch.adopt(pid, pidfd);
         debug!("init forked as pid {pid}");
+        crate::failpoint!("create.forked");
 
         drop(unified);
         launch.place(pid, self_join.as_ref(), born_in_cgroup)?;
@@ -130,7 +131,10 @@ impl Spawner for InitSpawner {
                     launch.runtime_hooks(pid)?;
                     parent.send(&Msg::HooksDone { pid: pid.as_raw() })?;
                 }
-                Msg::Ready => return Ok(pid),
+                Msg::Ready => {
+                    crate::failpoint!("create.ready");
+                    return Ok(pid);
+                }
                 m => bail!("unexpected message from init: {m}"),
             }
         }

@@ -15,6 +15,7 @@ pub fn start(c: &Container, foreground: bool) -> Result<()> {
     let notify = crate::notify::listen(&c.dir)?;
     let dir = std::fs::File::open(&c.dir)?;
     let conn = start_socket::release(&dir)?;
+    crate::failpoint!("start.released");
     // From here the container counts as started, whatever happens next.
     match std::fs::remove_file(c.start_sock_path()) {
         Ok(()) => {}
@@ -24,6 +25,7 @@ pub fn start(c: &Container, foreground: bool) -> Result<()> {
     }
     start_socket::outcome(&conn)?;
     debug!("container {} started", c.state.id);
+    crate::failpoint!("start.started");
     let state = c.state.hook_json(Status::Running, c.state.pid);
     if let Err(e) = hooks::run_all(
         "poststart",

@@ -57,6 +57,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     if unsafe { libc::setns(a.init_pidfd.as_raw_fd(), a.join.bits()) } != 0 {
         return Err(std::io::Error::last_os_error()).context("join the container's namespaces");
     }
+    crate::failpoint!("exec-child.joined");
     if a.in_userns {
         child::become_userns_root()?;
     }
@@ -81,6 +82,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
             affinity: exec_affinity(p),
         },
     })?;
+    crate::failpoint!("exec-child.prepared");
     // The parent-death signal survives execve: the process outlives `exec -d`.
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     // The sync socket is close-on-exec: the parent sees EOF once we are exec'd.

@@ -72,7 +72,9 @@ struct Ready {
 fn setup(a: &InitArgs) -> Result<Ready> {
     let plan = a.plan;
     child::begin(&a.chan, a.keep_fds, a.cgroup, "setup")?;
+    crate::failpoint!("init.begin");
     join_late_namespaces(a)?;
+    crate::failpoint!("init.namespaces");
     if let Some(h) = plan.spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).context("sethostname")?;
     }
@@ -87,6 +89,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
     if new_mnt {
         rootfs::prepare(plan, trees)?;
     }
+    crate::failpoint!("init.mounts");
     let mut state = String::new();
     if needs_hook_sync(plan) {
         a.chan.send(&Msg::RunHooks)?;
@@ -110,6 +113,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
             h.and_then(|h| h.create_container().as_ref()),
             &state,
         )?;
+        crate::failpoint!("init.hooks");
     }
     if new_mnt {
         rootfs::enter(plan, a.no_pivot)?;
@@ -136,6 +140,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
             rootfs::finish(plan, root.as_fd())?;
         }
     }
+    crate::failpoint!("init.rootfs");
     let exec = child::prepare(&child::Setup {
         process: p,
         chan: &a.chan,
@@ -151,6 +156,7 @@ fn setup(a: &InitArgs) -> Result<Ready> {
             affinity: child::Affinity::Reset,
         },
     })?;
+    crate::failpoint!("init.prepared");
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     a.chan.send(&Msg::Ready)?;
     Ok(Ready { exec, state })
@@ -177,6 +183,14 @@ fn receive_mount_fds(a: &InitArgs) -> Result<rootfs::idmap::Prepared> {
 fn wait_and_exec(a: &InitArgs, r: Ready) -> Result<std::convert::Infallible> {
     // The connection stays open (close-on-exec) so `start` sees our execve.
     let conn = start_socket::wait_for_start(&a.start_sock)?;
+    let started = || -> Result<()> {
+        crate::failpoint!("init.started");
+        Ok(())
+    };
+    if let Err(e) = started() {
+        start_socket::report_failure(conn.as_fd(), &format!("{e:#}"));
+        return Err(e);
+    }
     let h = a.plan.spec.hooks().as_ref();
     if let Err(e) = hooks::run_all(
         "startContainer",

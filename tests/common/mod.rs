@@ -31,30 +31,74 @@ pub const CMD_TIMEOUT: Duration = Duration::from_secs(30);
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// Returns early from a test (with a note) when not running as root.
+/// Returns early from a test (with a note) when not running as root; in a
+/// full run (`TONG_TEST_FULL=1`, as hack/test sets) that is a failure.
 #[macro_export]
 macro_rules! require_root {
     () => {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIP: this test needs root");
+        if !tong_testkit::skip::is_root() {
+            tong_testkit::skip::skip("this test needs root");
             return;
         }
     };
 }
 
-/// Returns early when runc is not installed.
+/// Returns early when runc is not installed (a failure in a full run).
 #[macro_export]
 macro_rules! require_runc {
     () => {
         if !std::path::Path::new($crate::common::RUNC).exists() {
-            eprintln!("SKIP: {} not installed", $crate::common::RUNC);
+            tong_testkit::skip::skip(&format!("{} not installed", $crate::common::RUNC));
             return;
         }
     };
 }
 
+/// Returns early, saying why, for a reason a full run accepts: a fact of
+/// the kernel or machine that another stage covers (never a missing tool
+/// or privilege). `skip_because!("criu check fails on this kernel")`.
+#[macro_export]
+macro_rules! skip_because {
+    ($($why:tt)+) => {{
+        tong_testkit::skip::allowed(&format!($($why)+));
+        return;
+    }};
+}
+
 pub fn tong_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tong"))
+}
+
+/// tong built with the `failpoints` feature: `TONG_FAILPOINT_BIN` if set
+/// (hack/test or a developer built it), else built once per test process
+/// into target/failpoints (a debug build: it only has to behave the same).
+pub fn failpoint_bin() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TONG_FAILPOINT_BIN") {
+            return PathBuf::from(p);
+        }
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(repo)
+            .args(["build", "--bin", "tong", "--features", "failpoints"])
+            .arg("--target-dir")
+            .arg(repo.join("target/failpoints"))
+            .args(["--message-format", "json-render-diagnostics"])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run cargo build --features failpoints");
+        assert!(out.status.success(), "building tong with failpoints failed");
+        // The executable of the tong binary, from cargo's artifact messages.
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "tong")
+            .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+            .expect("cargo named no tong executable")
+    })
+    .clone()
 }
 
 // ---------------------------------------------------------------------------
@@ -278,6 +322,18 @@ impl Runtime {
             base.join(format!("{n}-{tag}.out")),
             base.join(format!("{n}-{tag}.err")),
         )
+    }
+
+    /// The same runtime (same --root) run from another binary, e.g. the
+    /// failpoint build; containers it makes are tracked by `self`.
+    pub fn with_bin(&self, bin: PathBuf) -> Runtime {
+        Runtime {
+            kind: self.kind,
+            bin,
+            root: self.root.clone(),
+            work: self.work.clone(),
+            ids: RefCell::new(Vec::new()),
+        }
     }
 
     /// A Command for this runtime with `--root` set (and nothing else).
