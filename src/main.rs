@@ -1,5 +1,6 @@
 //! tong: an OCI container runtime with runc's command line.
 
+mod argv;
 mod bundle;
 mod caps;
 mod cgroups;
@@ -53,7 +54,7 @@ fn main() {
     // (exeseal). Deciding that from argv, before clap builds its command
     // tree, spares the first image all but libc's start-up. A failure is
     // reported below, once logging is set up.
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = argv::normalize(std::env::args_os().collect());
     let early_seal = matches!(cli::subcommand_name(&args), Some("create" | "run" | "exec"))
         .then(exeseal::ensure_sealed);
     let cli = Cli::parse_from(args);
