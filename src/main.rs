@@ -24,6 +24,7 @@ mod state;
 mod status;
 mod sync;
 mod tty;
+mod usage;
 mod version;
 
 use clap::Parser;
@@ -47,8 +48,19 @@ fn main() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let early_seal = matches!(cli::subcommand_name(&args), Some("create" | "run" | "exec"))
         .then(exeseal::ensure_sealed);
-    let cli = Cli::parse_from(args);
+    // Help and usage errors look like runc's (usage.rs), not clap's.
+    usage::handle_help(&args);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            logging::init(None, cli::LogFormat::Text, false);
+            usage::parse_error(e, &args)
+        }
+    };
     logging::init(cli.log.clone(), cli.log_format, cli.debug);
+    if let Some(p) = &cli.criu {
+        criu::set_binary(p.clone());
+    }
     if cli.version {
         version::print();
         return;
@@ -81,10 +93,17 @@ fn main() {
         root: cli.root.clone().unwrap_or_else(paths::default_root),
         systemd_cgroup: cli.systemd_cgroup,
     };
+    // runc names the command that failed for create, run and exec.
+    let prefix = match &command {
+        Command::Create(_) => "tong create failed: ",
+        Command::Run(_) => "tong run failed: ",
+        Command::Exec(_) => "exec failed: ",
+        _ => "",
+    };
     match dispatch(&g, command) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            logging::error(&format!("{e:#}"));
+            logging::error(&format!("{prefix}{e:#}"));
             std::process::exit(fail_code);
         }
     }

@@ -175,7 +175,8 @@ impl Container {
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                bail!("container with id exists: {}", state.id)
+                // runc's words (libcontainer's ErrExist)
+                bail!("container with given ID already exists")
             }
             Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
         }

@@ -352,6 +352,9 @@ pub fn run_case(case: &Case, rt: &Runtime, dir: &Path, id: &str, id2: &str, base
 
 /// Probe output: mountinfo lines reduced to what must match.
 fn post(s: &str, n: Norm) -> String {
+    if n == Norm::Help {
+        return norm::help_structure(s);
+    }
     if n != Norm::Probe {
         return s.to_string();
     }

@@ -39,6 +39,10 @@ fn step(args: &[&str], norm: Norm) -> Step {
     }
 }
 
+fn h(args: &[&str]) -> Step {
+    step(args, Norm::Help)
+}
+
 fn run(args: &[&str]) -> Step {
     step(args, Norm::Text)
 }
@@ -122,7 +126,7 @@ fn per_status() -> Vec<(&'static str, Vec<Step>)> {
                 "exec",
                 "--env",
                 "FOO=bar",
-                "-e",
+                "--env",
                 "X=1",
                 "{id}",
                 "sh",
@@ -158,11 +162,15 @@ fn per_status() -> Vec<(&'static str, Vec<Step>)> {
                 "1000",
                 "--additional-gids",
                 "5",
-                "-g",
+                "--additional-gids",
                 "7",
                 "{id}",
                 "id",
             ])],
+        ),
+        (
+            "exec-mixed-flag-forms",
+            vec![run(&["exec", "--env", "A=1", "-e", "B=2", "{id}", "true"])],
         ),
         ("exec-detach", vec![run(&["exec", "-d", "{id}", "true"])]),
         (
@@ -302,36 +310,56 @@ fn cli_cases() -> Vec<Case> {
     let mut v = Vec::new();
     let none =
         |name: String, steps: Vec<Step>| case(name, Config::Missing, Status::None, steps, false);
-    v.push(none("help/none".into(), vec![run(&[])]));
-    for h in ["--help", "-h"] {
-        v.push(none(format!("help/{h}"), vec![run(&[h])]));
+    v.push(none("help/none".into(), vec![h(&[])]));
+    for f in ["--help", "-h"] {
+        v.push(none(format!("help/{f}"), vec![h(&[f])]));
     }
-    v.push(none("help/help".into(), vec![run(&["help"])]));
+    v.push(none("help/help".into(), vec![h(&["help"])]));
+    v.push(none("help/h".into(), vec![h(&["h"])]));
     for c in COMMANDS {
-        v.push(none(format!("help/{c}--help"), vec![run(&[c, "--help"])]));
-        v.push(none(format!("help/{c}-h"), vec![run(&[c, "-h"])]));
-        v.push(none(format!("help/help-{c}"), vec![run(&["help", c])]));
+        v.push(none(format!("help/{c}--help"), vec![h(&[c, "--help"])]));
+        v.push(none(format!("help/{c}-h"), vec![h(&[c, "-h"])]));
+        v.push(none(format!("help/help-{c}"), vec![h(&["help", c])]));
     }
-    v.push(none("usage/unknown".into(), vec![run(&["frobnicate"])]));
+    v.push(none(
+        "help/exec-flags-then-help".into(),
+        vec![h(&["exec", "--tty", "-h"])],
+    ));
+    v.push(none(
+        "help/exec-arg-h".into(),
+        vec![h(&["exec", "x", "sh", "-h"])],
+    ));
+    v.push(none("usage/unknown".into(), vec![h(&["frobnicate"])]));
     v.push(none(
         "usage/unknown-args".into(),
-        vec![run(&["frobnicate", "--x", "y"])],
+        vec![h(&["frobnicate", "--x", "y"])],
     ));
     v.push(none(
         "usage/unknown-global-flag".into(),
-        vec![run(&["--bogus", "list"])],
+        vec![h(&["--bogus", "list"])],
     ));
     v.push(none(
         "usage/unknown-flag".into(),
-        vec![run(&["list", "--bogus"])],
+        vec![h(&["list", "--bogus"])],
+    ));
+    v.push(none(
+        "usage/unknown-short-flag".into(),
+        vec![h(&["delete", "-z", "x"])],
     ));
     v.push(none(
         "usage/help-unknown".into(),
-        vec![run(&["help", "frobnicate"])],
+        vec![h(&["help", "frobnicate"])],
+    ));
+    v.push(none(
+        "usage/bad-int".into(),
+        vec![h(&["update", "--pids-limit", "many", "x"])],
     ));
     // Each command with no arguments, and with one too many.
-    for c in COMMANDS {
-        v.push(none(format!("usage/{c}-noargs"), vec![run(&[c])]));
+    for c in COMMANDS
+        .iter()
+        .filter(|c| !["features", "list", "spec"].contains(c))
+    {
+        v.push(none(format!("usage/{c}-noargs"), vec![h(&[c])]));
     }
     for (c, args) in [
         ("state", &["a", "b"][..]),
@@ -349,7 +377,7 @@ fn cli_cases() -> Vec<Case> {
     ] {
         let mut a = vec![c];
         a.extend_from_slice(args);
-        v.push(none(format!("usage/{c}-toomany"), vec![run(&a)]));
+        v.push(none(format!("usage/{c}-toomany"), vec![h(&a)]));
     }
     for id in ["bad/id", "..", "a b", "-x"] {
         v.push(case(

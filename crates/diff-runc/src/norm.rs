@@ -19,6 +19,10 @@ pub enum Norm {
     /// Text, and mountinfo lines reduced to what must match (what a probe
     /// inside the container printed).
     Probe,
+    /// Help text reduced to its structure: section titles, the NAME's
+    /// command, the USAGE line, the flags of OPTIONS and the COMMANDS'
+    /// names (sorted within a section). The prose is each runtime's own.
+    Help,
 }
 
 /// Literal replacements for one runtime's run of one case, longest first.
@@ -113,6 +117,56 @@ pub fn mountinfo_line(l: &str) -> Option<String> {
     ))
 }
 
+/// See [`Norm::Help`].
+pub fn help_structure(s: &str) -> String {
+    static HEADER: OnceLock<Regex> = OnceLock::new();
+    static GAP: OnceLock<Regex> = OnceLock::new();
+    let header = re(&HEADER, r"^[A-Z][A-Z0-9 ]*:$");
+    let gap = re(&GAP, r"\s{2,}");
+    let mut out = Vec::new();
+    let mut section = String::new();
+    let mut taken = false;
+    let mut sorted: Vec<String> = Vec::new();
+    let flush = |sorted: &mut Vec<String>, out: &mut Vec<String>| {
+        sorted.sort();
+        out.append(sorted);
+    };
+    for l in s.lines() {
+        if header.is_match(l) {
+            flush(&mut sorted, &mut out);
+            section = l.to_string();
+            taken = false;
+            out.push(l.to_string());
+            continue;
+        }
+        if l.starts_with("Incorrect Usage") {
+            out.push(l.to_string());
+            continue;
+        }
+        let body = l.trim();
+        match section.as_str() {
+            "NAME:" | "USAGE:" if !taken && !body.is_empty() => {
+                taken = true;
+                let keep = if section == "NAME:" {
+                    body.split(" - ").next().unwrap_or(body)
+                } else {
+                    body
+                };
+                out.push(format!("   {keep}"));
+            }
+            "OPTIONS:" | "GLOBAL OPTIONS:" if l.starts_with("   -") => {
+                sorted.push(format!("   {}", gap.split(body).next().unwrap_or(body)));
+            }
+            "COMMANDS:" if l.starts_with("   ") && !body.is_empty() => {
+                sorted.push(format!("   {}", gap.split(body).next().unwrap_or(body)));
+            }
+            _ => {}
+        }
+    }
+    flush(&mut sorted, &mut out);
+    out.join("\n")
+}
+
 /// Lines only one side has: `-line` (runc), `+line` (tong), in order.
 pub fn line_diff(a: &str, b: &str) -> Vec<String> {
     let a: Vec<&str> = a.lines().collect();
@@ -164,6 +218,15 @@ mod tests {
         assert_eq!(
             normalise("PID  TTY   TIME\n 12  ?   0:00  \n", &s, Norm::Table),
             "PID TTY TIME\nN ? N:N"
+        );
+    }
+
+    #[test]
+    fn help_keeps_its_structure_only() {
+        let h = "NAME:\n   x run - makes it go\n\nUSAGE:\n   x run [command options] <id>\n\nWhere prose.\n\nOPTIONS:\n   --keep     keep it\n   --bundle value, -b value  where\n";
+        assert_eq!(
+            help_structure(h),
+            "NAME:\n   x run\nUSAGE:\n   x run [command options] <id>\nOPTIONS:\n   --bundle value, -b value\n   --keep"
         );
     }
 
