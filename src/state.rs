@@ -259,7 +259,7 @@ impl Container {
     }
 
     /// The live status: stopped once the init is gone (or its pid was reused),
-    /// created while the exec fifo waits, paused when the cgroup is frozen.
+    /// paused when the cgroup is frozen, created while the start socket waits.
     pub fn status(&self) -> Status {
         if !self.state.created_ok {
             return if self.init_alive() {
@@ -271,11 +271,12 @@ impl Container {
         if !self.init_alive() {
             return Status::Stopped;
         }
-        if self.start_sock_path().exists() {
-            return Status::Created;
-        }
+        // Frozen first, as runc: a created container can be paused too.
         if crate::cgroups::is_frozen(&self.state.cgroup_path) {
             return Status::Paused;
+        }
+        if self.start_sock_path().exists() {
+            return Status::Created;
         }
         Status::Running
     }

@@ -41,7 +41,8 @@ impl Status {
             Created => Ok(()),
             Stopped => bail!("cannot start a container that has stopped"),
             Creating => bail!("cannot start a container that is still being created"),
-            Running | Paused => bail!("cannot start an already running container"),
+            Paused => bail!("cannot start a container in the paused state"),
+            Running => bail!("cannot start an already running container"),
         }
     }
 

@@ -127,13 +127,20 @@ impl Cgroup {
         }
         let mut r = resources.clone();
         let rules = all_rules(resources, devices);
-        if self.direct_v1() && !beyond_devices(&r) {
+        if self.direct_v1() {
+            // The device rules are ours on v1 (runc's defaults and order,
+            // v1::default_rules), whatever else libcgroups then applies.
             let Some(mount) = self.hier.v1("devices") else {
                 anyhow::bail!("cgroup devices is required but not mounted");
             };
-            return v1::write_devices(&v1::dir(mount, &self.path), &rules);
+            v1::write_devices(&v1::dir(mount, &self.path), &rules)?;
+            if !beyond_devices(&r) {
+                return Ok(());
+            }
+            r.set_devices(None);
+        } else {
+            r.set_devices(Some(rules));
         }
-        r.set_devices(Some(rules));
         let opt = ControllerOpt {
             resources: &r,
             disable_oom_killer: r

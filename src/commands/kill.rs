@@ -9,11 +9,21 @@ use std::path::Path;
 pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
     let sig = signals::parse(signal)?;
     let c = Container::load(root, id)?;
-    if !c.status().can_kill(all)? {
+    let status = c.status();
+    if !status.can_kill(all)? {
         return Ok(());
     }
     if all {
-        return container::signal_all(&c, sig);
+        container::signal_all(&c, sig)?;
+    } else {
+        signals::send_verified(c.state.pid, c.state.pid_start_time, sig)
+            .map_err(|e| anyhow::anyhow!("unable to signal init: {}", e.root_cause()))?;
     }
-    signals::send_verified(c.state.pid, c.state.pid_start_time, sig)
+    // A frozen process dies of SIGKILL only once thawed (cgroup v1), as
+    // runc does: thaw after a SIGKILL to a paused container.
+    if status == crate::status::Status::Paused && sig == libc::SIGKILL {
+        let _ = crate::cgroups::Cgroup::open(&c.state.cgroup_path, id, false)
+            .and_then(|cg| cg.freeze(false));
+    }
+    Ok(())
 }

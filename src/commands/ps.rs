@@ -13,7 +13,12 @@ pub fn ps(root: &Path, id: &str, format: ListFormat, ps_args: &[String]) -> Resu
     let mut pids: Vec<i32> = cg.pids()?.iter().map(|p| p.as_raw()).collect();
     pids.sort_unstable();
     if format == ListFormat::Json {
-        crate::outln!("{}", serde_json::to_string(&pids)?);
+        // runc encodes no processes as Go's nil slice: null.
+        if pids.is_empty() {
+            crate::outln!("null");
+        } else {
+            crate::outln!("{}", serde_json::to_string(&pids)?);
+        }
         return Ok(());
     }
     let args: Vec<String> = if ps_args.is_empty() {

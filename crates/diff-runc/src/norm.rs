@@ -82,6 +82,11 @@ pub fn normalise(s: &str, subst: &Subst, norm: Norm) -> String {
     .replace_all(&out, "<time>")
     .into_owned();
     out = subst.apply(&out);
+    // A pid in JSON the sweep never saw in `state` (the state a hook gets).
+    static JSON_PID: OnceLock<Regex> = OnceLock::new();
+    out = re(&JSON_PID, r#"("pid":\s*)[1-9][0-9]*"#)
+        .replace_all(&out, "${1}<pid>")
+        .into_owned();
     out = re(&NAME, r"\b(runc|tong)\b")
         .replace_all(&out, "<rt>")
         .into_owned();
