@@ -236,8 +236,9 @@ pub struct ExecArgs {
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
-    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
+    /// select one of: table or json (read after the container is found, as runc)
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
     pub id: String,
     /// Arguments for ps(1)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -121,7 +121,7 @@ fn dispatch(g: &Global, command: Command) -> anyhow::Result<i32> {
         Command::List(a) => list::list(&g.root, a.quiet, a.format).map(|_| 0),
         Command::Spec(a) => spec::spec(&a.bundle, a.rootless).map(|_| 0),
         Command::Exec(a) => exec::exec(g, &a),
-        Command::Ps(a) => ps::ps(&g.root, &a.id, a.format, &a.ps_args).map(|_| 0),
+        Command::Ps(a) => ps::ps(&g.root, &a.id, &a.format, &a.ps_args).map(|_| 0),
         Command::Pause(a) => pause::pause(&g.root, &a.id, true).map(|_| 0),
         Command::Resume(a) => pause::pause(&g.root, &a.id, false).map(|_| 0),
         Command::Update(a) => update::update(&g.root, &a).map(|_| 0),

@@ -71,7 +71,7 @@ impl Status {
     pub fn can_pause(self) -> Result<()> {
         match self {
             Running | Created => Ok(()),
-            Paused => bail!("container already paused"),
+            // runc's ErrNotRunning, for a paused container too
             _ => bail!("container not running"),
         }
     }

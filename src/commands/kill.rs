@@ -7,8 +7,9 @@ use anyhow::Result;
 use std::path::Path;
 
 pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
-    let sig = signals::parse(signal)?;
+    // runc looks the container up before it reads the signal.
     let c = Container::load(root, id)?;
+    let sig = signals::parse(signal)?;
     let status = c.status();
     if !status.can_kill(all)? {
         return Ok(());

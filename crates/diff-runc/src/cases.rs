@@ -96,7 +96,7 @@ fn per_status() -> Vec<(&'static str, Vec<Step>)> {
         ("kill-a-0", vec![run(&["kill", "-a", "{id}", "0"])]),
         ("kill-badsig", vec![run(&["kill", "{id}", "NOTASIG"])]),
         ("kill-sig99", vec![run(&["kill", "{id}", "99"])]),
-        ("kill-extra-arg", vec![run(&["kill", "{id}", "KILL", "x"])]),
+        ("kill-extra-arg", vec![h(&["kill", "{id}", "KILL", "x"])]),
         ("delete", vec![run(&["delete", "{id}"])]),
         ("delete-force", vec![run(&["delete", "--force", "{id}"])]),
         ("delete-f", vec![run(&["delete", "-f", "{id}"])]),
