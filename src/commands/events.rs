@@ -185,8 +185,8 @@ fn runc_stats(s: &libcgroups::stats::Stats, path: &Path) -> Stats {
     let blk = |v: &[BlkioDeviceStat]| {
         v.iter()
             .map(|e| BlkioEntry {
-                major: e.major as u64,
-                minor: e.minor as u64,
+                major: e.major,
+                minor: e.minor,
                 op: e.op_type.clone().unwrap_or_default(),
                 value: e.value,
             })

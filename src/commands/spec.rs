@@ -6,9 +6,13 @@ use std::path::Path;
 const DEFAULT: &str = include_str!("../default-config.json");
 
 pub fn spec(bundle: &Path, rootless: bool) -> Result<()> {
+    // runc's words: it changes into the bundle first, then names the file.
+    if !bundle.is_dir() {
+        bail!("chdir {}: no such file or directory", bundle.display());
+    }
     let path = bundle.join("config.json");
     if path.exists() {
-        bail!("File {} exists. Remove it first", path.display());
+        bail!("File config.json exists. Remove it first");
     }
     let mut v: serde_json::Value = serde_json::from_str(DEFAULT)?;
     if rootless {

@@ -116,7 +116,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
                 // As runc: each exec'd process's listener goes to the agent too.
                 send_seccomp_listener(seccomp_cfg.as_ref(), &state_json, &fd)?;
             }
-            Some((Msg::Error(e), _)) => bail!("{e}"),
+            Some((Msg::Error(e), _)) => bail!("unable to start container process: {e}"),
             Some((m, _)) => bail!("unexpected message {m}"),
         }
     }

@@ -339,6 +339,20 @@ pub fn run_case(case: &Case, rt: &Runtime, dir: &Path, id: &str, id2: &str, base
         });
     }
     if case.state_after {
+        // A signal takes a moment to kill: after a `kill`, give the status
+        // up to half a second to become "stopped" (both runtimes alike).
+        let killed = case
+            .steps
+            .iter()
+            .any(|s| matches!(&s.kind, StepKind::Run(a) if a.first().is_some_and(|c| c == "kill")));
+        if killed {
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_millis(500)
+                && rt.pid_of(id, &bundle).is_some_and(|(s, _)| s != "stopped")
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let r = rt.run(&sv(&["state", id]), &bundle, long);
         rec.state = Some(Outcome {
             label: "state (after)".into(),

@@ -381,7 +381,7 @@ fn cli_cases() -> Vec<Case> {
     }
     for id in ["bad/id", "..", "a b", "-x"] {
         v.push(case(
-            format!("usage/create-id-{}", id.replace('/', "_").replace(' ', "_")),
+            format!("usage/create-id-{}", id.replace(['/', ' '], "_")),
             sleeper(),
             Status::None,
             vec![run(&["create", "--", id])],
