@@ -239,6 +239,16 @@ fn main() {
     if !o.keep {
         tong_testkit::fsutil::safe_remove(&work);
     }
+    // The parent of config/cgroups-path's cgroups, which neither runtime
+    // removes (runc does not either): ours, empty by now.
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = std::fs::remove_dir(h.path().join("diffrunc"));
+    }
+    let _ = std::fs::remove_dir("/sys/fs/cgroup/diffrunc");
     println!(
         "diff-runc: {} cases ({} steps), {} differing lines: {} new, {} allowed on purpose, {} allowed as not yet fixed (TODO); {:.0}s",
         selected.len(),
