@@ -25,6 +25,9 @@ pub struct Cli {
     /// Use systemd to manage cgroups (not available without systemd)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
+    /// Path of the criu binary for checkpoint and restore (default: criu in PATH)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub criu: Option<PathBuf>,
     /// Accepted for runc compatibility ("true", "false" or "auto")
     #[arg(long = "rootless", id = "global_rootless", value_name = "VALUE")]
     pub rootless: Option<String>,
@@ -236,8 +239,9 @@ pub struct ExecArgs {
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
-    #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
+    /// select one of: table or json (read after the container is found, as runc)
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
     pub id: String,
     /// Arguments for ps(1)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -255,11 +259,13 @@ pub struct UpdateArgs {
     pub memory_reservation: Option<String>,
     #[arg(long, allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
+    /// Accepted and ignored (runc 1.2 dropped kernel memory limits)
+    #[arg(long, allow_hyphen_values = true, hide = true)]
     pub kernel_memory: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, hide = true)]
     pub kernel_memory_tcp: Option<String>,
-    #[arg(long, visible_alias = "cpu-share")]
+    /// CPU shares (relative weight); runc's spelling, --cpu-shares also accepted
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
     #[arg(long)]
     pub cpu_period: Option<u64>,
@@ -332,6 +338,9 @@ pub struct RunArgs {
     /// Do not delete the container after it exits
     #[arg(long)]
     pub keep: bool,
+    /// Do not become a subreaper (tong's run never is one: accepted for runc compatibility)
+    #[arg(long)]
+    pub no_subreaper: bool,
 }
 
 #[derive(Args, Debug)]
@@ -402,7 +411,7 @@ pub enum Shell {
 /// plain (help, version, `--`, a short flag), so a caller must treat `None`
 /// as "unknown", never as "not a container command".
 pub fn subcommand_name(args: &[std::ffi::OsString]) -> Option<&str> {
-    const VALUED: [&str; 4] = ["--root", "--log", "--log-format", "--rootless"];
+    const VALUED: [&str; 5] = ["--root", "--log", "--log-format", "--rootless", "--criu"];
     let mut rest = args.iter().skip(1).map(|a| a.to_str());
     while let Some(arg) = rest.next() {
         let arg = arg?;

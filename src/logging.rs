@@ -22,6 +22,13 @@ struct Config {
 static CONFIG: OnceLock<Config> = OnceLock::new();
 
 pub fn init(file: Option<PathBuf>, format: LogFormat, debug: bool) {
+    // runc opens --log at start: the file exists even when nothing is logged.
+    if let Some(p) = &file {
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p);
+    }
     let _ = CONFIG.set(Config {
         file,
         format,

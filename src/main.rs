@@ -32,6 +32,7 @@ mod state;
 mod status;
 mod sync;
 mod tty;
+mod usage;
 mod version;
 
 use clap::Parser;
@@ -57,8 +58,19 @@ fn main() {
     let args = argv::normalize(std::env::args_os().collect());
     let early_seal = matches!(cli::subcommand_name(&args), Some("create" | "run" | "exec"))
         .then(exeseal::ensure_sealed);
-    let cli = Cli::parse_from(args);
+    // Help and usage errors look like runc's (usage.rs), not clap's.
+    usage::handle_help(&args);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            logging::init(None, cli::LogFormat::Text, false);
+            usage::parse_error(e, &args)
+        }
+    };
     logging::init(cli.log.clone(), cli.log_format, cli.debug);
+    if let Some(p) = &cli.criu {
+        criu::set_binary(p.clone());
+    }
     if cli.version {
         version::print();
         return;
@@ -91,10 +103,17 @@ fn main() {
         root: cli.root.clone().unwrap_or_else(paths::default_root),
         systemd_cgroup: cli.systemd_cgroup,
     };
+    // runc names the command that failed for create, run and exec.
+    let prefix = match &command {
+        Command::Create(_) => "tong create failed: ",
+        Command::Run(_) => "tong run failed: ",
+        Command::Exec(_) => "exec failed: ",
+        _ => "",
+    };
     match dispatch(&g, command) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            logging::error(&format!("{e:#}"));
+            logging::error(&format!("{prefix}{e:#}"));
             std::process::exit(fail_code);
         }
     }
@@ -112,7 +131,7 @@ fn dispatch(g: &Global, command: Command) -> anyhow::Result<i32> {
         Command::List(a) => list::list(&g.root, a.quiet, a.format).map(|_| 0),
         Command::Spec(a) => spec::spec(&a.bundle, a.rootless).map(|_| 0),
         Command::Exec(a) => exec::exec(g, &a),
-        Command::Ps(a) => ps::ps(&g.root, &a.id, a.format, &a.ps_args).map(|_| 0),
+        Command::Ps(a) => ps::ps(&g.root, &a.id, &a.format, &a.ps_args).map(|_| 0),
         Command::Pause(a) => pause::pause(&g.root, &a.id, true).map(|_| 0),
         Command::Resume(a) => pause::pause(&g.root, &a.id, false).map(|_| 0),
         Command::Update(a) => update::update(&g.root, &a).map(|_| 0),

@@ -25,10 +25,8 @@ pub fn validate_id(id: &str) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'));
     if !ok {
-        bail!(
-            "invalid container ID format: {}",
-            crate::logging::go_quote(id)
-        );
+        // runc's words (libcontainer's ErrInvalidID), without the id.
+        bail!("invalid container ID format");
     }
     Ok(())
 }

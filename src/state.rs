@@ -7,7 +7,7 @@ use crate::paths::{self, START_SOCK, STATE_FILE};
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::Hooks;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -100,17 +100,32 @@ pub fn hook_json(
     bundle: &Path,
     annotations: &HashMap<String, String>,
 ) -> String {
-    let mut v = serde_json::json!({
-        "ociVersion": oci_version,
-        "id": id,
-        "status": status,
-        "pid": pid,
-        "bundle": bundle,
-    });
-    if !annotations.is_empty() {
-        v["annotations"] = serde_json::json!(annotations);
+    // runtime-spec's State as runc encodes it: its field order, pid and
+    // annotations left out when empty, annotations sorted (a Go map).
+    #[derive(Serialize)]
+    struct HookState<'a> {
+        #[serde(rename = "ociVersion")]
+        oci_version: &'a str,
+        id: &'a str,
+        status: Status,
+        #[serde(skip_serializing_if = "is_zero")]
+        pid: i32,
+        bundle: &'a Path,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        annotations: BTreeMap<&'a String, &'a String>,
     }
-    v.to_string()
+    fn is_zero(p: &i32) -> bool {
+        *p == 0
+    }
+    serde_json::to_string(&HookState {
+        oci_version,
+        id,
+        status,
+        pid,
+        bundle,
+        annotations: annotations.iter().collect(),
+    })
+    .unwrap_or_default()
 }
 
 /// Now, as runc records `created`: Go's RFC3339Nano (UTC, the fraction
@@ -208,6 +223,7 @@ impl Container {
             // runc's words (libcontainer's ErrExist), which users and
             // tools search for.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // runc's words (libcontainer's ErrExist)
                 bail!("container with given ID already exists")
             }
             Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
@@ -313,7 +329,7 @@ impl Container {
     }
 
     /// The live status: stopped once the init is gone (or its pid was reused),
-    /// created while the exec fifo waits, paused when the cgroup is frozen.
+    /// paused when the cgroup is frozen, created while the start socket waits.
     pub fn status(&self) -> Status {
         if !self.state.created_ok {
             // Half-made: creating while its init lives or (seen by `peek`)
@@ -328,11 +344,12 @@ impl Container {
         if !self.init_alive() {
             return Status::Stopped;
         }
-        if self.start_sock_path().exists() {
-            return Status::Created;
-        }
+        // Frozen first, as runc: a created container can be paused too.
         if crate::cgroups::is_frozen(&self.state.cgroup_path) {
             return Status::Paused;
+        }
+        if self.start_sock_path().exists() {
+            return Status::Created;
         }
         Status::Running
     }

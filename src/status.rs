@@ -41,7 +41,8 @@ impl Status {
             Created => Ok(()),
             Stopped => bail!("cannot start a container that has stopped"),
             Creating => bail!("cannot start a container that is still being created"),
-            Running | Paused => bail!("cannot start an already running container"),
+            Paused => bail!("cannot start a container in the paused state"),
+            Running => bail!("cannot start an already running container"),
         }
     }
 
@@ -70,7 +71,7 @@ impl Status {
     pub fn can_pause(self) -> Result<()> {
         match self {
             Running | Created => Ok(()),
-            Paused => bail!("container already paused"),
+            // runc's ErrNotRunning, for a paused container too
             _ => bail!("container not running"),
         }
     }

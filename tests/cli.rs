@@ -189,14 +189,26 @@ fn spec_rootless() {
         v["linux"].get("resources").is_none(),
         "rootless spec has cgroup resources"
     );
+    // As runc's rootless spec: the cgroup mount stays (read-only), /sys
+    // becomes a read-only rbind of the host's.
+    let mounts = v["mounts"].as_array().unwrap();
+    let cg = mounts
+        .iter()
+        .find(|m| m["type"] == "cgroup")
+        .expect("cgroup mount");
     assert!(
-        !v["mounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["type"] == "cgroup"),
-        "rootless spec mounts cgroup"
+        cg["options"].as_array().unwrap().iter().any(|o| o == "ro"),
+        "{cg}"
     );
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m["destination"] == "/sys" && m["type"] == "none"),
+        "{mounts:?}"
+    );
+    assert!(mounts
+        .iter()
+        .all(|m| m.get("options") != Some(&serde_json::Value::Null)));
 }
 
 #[test]

@@ -539,10 +539,10 @@ fn exec_cgroup_sub_path() {
     // Removed (after the containers) last-pushed first, so cg goes last.
     ctx.cgroup_parents.borrow_mut().push(cg.clone());
     ctx.cgroup_parents.borrow_mut().push(format!("{cg}/sub"));
-    // PATH form: the sub-cgroup in every controller (it must exist, as with runc).
-    for ctrl in CONTROLLERS {
-        let d = cgroup_dir(ctrl, &cg);
-        if d.exists() {
+    // PATH form: the sub-cgroup in every hierarchy the container's cgroup is
+    // in (it must exist in each, as with runc).
+    for d in tong_testkit::cgroups::dirs_of(&cg) {
+        if d.is_dir() {
             std::fs::create_dir_all(d.join("sub")).unwrap();
         }
     }

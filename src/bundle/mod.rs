@@ -39,7 +39,7 @@ impl Plan {
 
 pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
     let bundle =
-        std::fs::canonicalize(bundle).with_context(|| format!("bundle {}", bundle.display()))?;
+        std::fs::canonicalize(bundle).with_context(|| format!("chdir {}", bundle.display()))?;
     let path = bundle.join("config.json");
     let data = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
     // The path of a field that does not parse, e.g. process.rlimits[2].type.

@@ -146,15 +146,30 @@ impl Cgroup {
         }
         let mut r = resources.clone();
         let rules = all_rules(resources, devices);
-        if self.direct_v1() && !beyond_devices(&r) {
+        if self.direct_v1() {
+            // The device rules are ours on v1 (runc's defaults and order,
+            // v1::default_rules), whatever else libcgroups then applies.
             let Some(mount) = self.hier.v1("devices") else {
                 anyhow::bail!("cgroup devices is required but not mounted");
             };
-            return v1::write_devices(&v1::dir(mount, &self.path), &rules);
+            let dir = v1::dir(mount, &self.path);
+            if !beyond_devices(&r) {
+                return v1::write_devices(&dir, &rules);
+            }
+            r.set_devices(None);
+            self.apply_libcgroups(&r)?;
+            // libcgroups writes its own default device list (with
+            // /dev/console) whatever it is given: ours goes last and wins
+            // (the config's rules start with a deny-all).
+            return v1::write_devices(&dir, &rules);
         }
         r.set_devices(Some(rules));
+        self.apply_libcgroups(&r)
+    }
+
+    fn apply_libcgroups(&self, r: &LinuxResources) -> Result<()> {
         let opt = ControllerOpt {
-            resources: &r,
+            resources: r,
             disable_oom_killer: r
                 .memory()
                 .as_ref()
@@ -166,7 +181,7 @@ impl Cgroup {
         self.manager()?
             .apply(&opt)
             .map_err(|e| anyhow!("apply cgroup resources: {e}"))?;
-        self.apply_bfq_weight_devices(&r)
+        self.apply_bfq_weight_devices(r)
     }
 
     /// On a v2-only host, once at create: cgroup v2 has no devices controller

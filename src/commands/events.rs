@@ -5,6 +5,8 @@
 use crate::cgroups::Cgroup;
 use crate::state::Container;
 use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -32,67 +34,227 @@ pub fn parse_interval(s: &str) -> Result<Duration> {
 
 fn stats_event(id: &str, cg: &Cgroup, path: &Path) -> Result<String> {
     let s = cg.stats()?;
-    Ok(serde_json::json!({"type": "stats", "id": id, "data": runc_stats(&s, path)}).to_string())
+    let e = Event {
+        r#type: "stats",
+        id,
+        data: Some(runc_stats(&s, path)),
+    };
+    Ok(serde_json::to_string(&e)?)
+}
+
+fn zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// runc's types.Event: fields in its order, `data` left out when empty.
+#[derive(Serialize)]
+struct Event<'a> {
+    r#type: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Stats>,
+}
+
+/// runc's types.Stats, field for field in its order and with its omitempty
+/// (Go leaves a zero number, an empty list or map out; never a struct).
+#[derive(Serialize)]
+struct Stats {
+    cpu: Cpu,
+    cpuset: CpuSet,
+    memory: Memory,
+    pids: Pids,
+    blkio: Blkio,
+    hugetlb: BTreeMap<String, Hugetlb>,
+    intel_rdt: serde_json::Map<String, serde_json::Value>,
+    network_interfaces: Option<()>,
+}
+
+#[derive(Serialize)]
+struct Cpu {
+    usage: CpuUsage,
+    throttling: Throttling,
+}
+
+#[derive(Serialize)]
+struct CpuUsage {
+    #[serde(skip_serializing_if = "zero")]
+    total: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    percpu: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    percpu_kernel: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    percpu_user: Vec<u64>,
+    kernel: u64,
+    user: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Throttling {
+    #[serde(skip_serializing_if = "zero")]
+    periods: u64,
+    #[serde(skip_serializing_if = "zero")]
+    throttled_periods: u64,
+    #[serde(skip_serializing_if = "zero")]
+    throttled_time: u64,
+}
+
+#[derive(Serialize)]
+struct MemoryEntry {
+    limit: u64,
+    #[serde(skip_serializing_if = "zero")]
+    usage: u64,
+    #[serde(skip_serializing_if = "zero")]
+    max: u64,
+    failcnt: u64,
+}
+
+#[derive(Serialize)]
+struct Memory {
+    #[serde(skip_serializing_if = "zero")]
+    cache: u64,
+    usage: MemoryEntry,
+    swap: MemoryEntry,
+    kernel: MemoryEntry,
+    #[serde(rename = "kernelTCP")]
+    kernel_tcp: MemoryEntry,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    raw: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct Pids {
+    #[serde(skip_serializing_if = "zero")]
+    current: u64,
+    #[serde(skip_serializing_if = "zero")]
+    limit: u64,
+}
+
+#[derive(Serialize)]
+struct BlkioEntry {
+    #[serde(skip_serializing_if = "zero")]
+    major: u64,
+    #[serde(skip_serializing_if = "zero")]
+    minor: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    op: String,
+    #[serde(skip_serializing_if = "zero")]
+    value: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Blkio {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    io_service_bytes_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    io_serviced_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    io_queue_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    io_service_time_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    io_wait_time_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    io_merged_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    io_time_recursive: Vec<BlkioEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sectors_recursive: Vec<BlkioEntry>,
+}
+
+#[derive(Serialize)]
+struct Hugetlb {
+    #[serde(skip_serializing_if = "zero")]
+    usage: u64,
+    #[serde(skip_serializing_if = "zero")]
+    max: u64,
+    failcnt: u64,
 }
 
 /// libcgroups' statistics in runc's `events --stats` layout (types.Stats).
-fn runc_stats(s: &libcgroups::stats::Stats, path: &Path) -> serde_json::Value {
+fn runc_stats(s: &libcgroups::stats::Stats, path: &Path) -> Stats {
     use libcgroups::stats::{BlkioDeviceStat, MemoryData};
-    use serde_json::json;
-    let mem = |d: &MemoryData| json!({"limit": d.limit, "usage": d.usage, "max": d.max_usage, "failcnt": d.fail_count});
+    let mem = |d: &MemoryData| MemoryEntry {
+        limit: d.limit,
+        usage: d.usage,
+        max: d.max_usage,
+        failcnt: d.fail_count,
+    };
     let blk = |v: &[BlkioDeviceStat]| {
         v.iter()
-            .map(|e| json!({"major": e.major, "minor": e.minor, "op": e.op_type.clone().unwrap_or_default(), "value": e.value}))
+            .map(|e| BlkioEntry {
+                major: e.major,
+                minor: e.minor,
+                op: e.op_type.clone().unwrap_or_default(),
+                value: e.value,
+            })
             .collect::<Vec<_>>()
     };
     let c = &s.cpu.usage;
-    let hugetlb: serde_json::Map<String, serde_json::Value> = s
-        .hugetlb
-        .iter()
-        .map(|(k, h)| {
-            (
-                k.clone(),
-                json!({"usage": h.usage, "max": h.max_usage, "failcnt": h.fail_count}),
-            )
-        })
-        .collect();
     let b = &s.blkio;
-    json!({
-        "cpu": {
-            "usage": {
-                "total": c.usage_total, "percpu": c.per_core_usage_total,
-                "percpu_kernel": c.per_core_usage_kernel, "percpu_user": c.per_core_usage_user,
-                "kernel": c.usage_kernel, "user": c.usage_user
+    Stats {
+        cpu: Cpu {
+            usage: CpuUsage {
+                total: c.usage_total,
+                percpu: c.per_core_usage_total.clone(),
+                percpu_kernel: c.per_core_usage_kernel.clone(),
+                percpu_user: c.per_core_usage_user.clone(),
+                kernel: c.usage_kernel,
+                user: c.usage_user,
             },
-            "throttling": {
-                "periods": s.cpu.throttling.periods,
-                "throttled_periods": s.cpu.throttling.throttled_periods,
-                "throttled_time": s.cpu.throttling.throttled_time
-            }
+            throttling: Throttling {
+                periods: s.cpu.throttling.periods,
+                throttled_periods: s.cpu.throttling.throttled_periods,
+                throttled_time: s.cpu.throttling.throttled_time,
+            },
         },
-        "cpuset": cpuset_stats(path),
-        "memory": {
-            "cache": s.memory.cache,
-            "usage": mem(&s.memory.memory),
-            "swap": mem(&s.memory.memswap),
-            "kernel": mem(&s.memory.kernel),
-            "kernelTCP": mem(&s.memory.kernel_tcp),
-            "raw": s.memory.stats
+        cpuset: cpuset_stats(path),
+        memory: Memory {
+            cache: s.memory.cache,
+            usage: mem(&s.memory.memory),
+            swap: mem(&s.memory.memswap),
+            kernel: mem(&s.memory.kernel),
+            kernel_tcp: mem(&s.memory.kernel_tcp),
+            raw: s
+                .memory
+                .stats
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
         },
-        "pids": {"current": s.pids.current, "limit": pids_limit(path).unwrap_or(s.pids.limit)},
-        "blkio": {
-            "ioServiceBytesRecursive": blk(&b.service_bytes),
-            "ioServicedRecursive": blk(&b.serviced),
-            "ioQueueRecursive": blk(&b.queued),
-            "ioServiceTimeRecursive": blk(&b.service_time),
-            "ioWaitTimeRecursive": blk(&b.wait_time),
-            "ioMergedRecursive": blk(&b.merged),
-            "ioTimeRecursive": blk(&b.time),
-            "sectorsRecursive": blk(&b.sectors)
+        pids: Pids {
+            current: s.pids.current,
+            limit: pids_limit(path).unwrap_or(s.pids.limit),
         },
-        "hugetlb": hugetlb,
-        "network_interfaces": null
-    })
+        blkio: Blkio {
+            io_service_bytes_recursive: blk(&b.service_bytes),
+            io_serviced_recursive: blk(&b.serviced),
+            io_queue_recursive: blk(&b.queued),
+            io_service_time_recursive: blk(&b.service_time),
+            io_wait_time_recursive: blk(&b.wait_time),
+            io_merged_recursive: blk(&b.merged),
+            io_time_recursive: blk(&b.time),
+            sectors_recursive: blk(&b.sectors),
+        },
+        hugetlb: s
+            .hugetlb
+            .iter()
+            .map(|(k, h)| {
+                (
+                    k.clone(),
+                    Hugetlb {
+                        usage: h.usage,
+                        max: h.max_usage,
+                        failcnt: h.fail_count,
+                    },
+                )
+            })
+            .collect(),
+        intel_rdt: serde_json::Map::new(),
+        network_interfaces: None,
+    }
 }
 
 fn cg_file(ctrl: &str, path: &Path, file: &str) -> Option<String> {
@@ -128,7 +290,25 @@ fn cpu_list(s: &str) -> Vec<u64> {
     out
 }
 
-fn cpuset_stats(path: &Path) -> serde_json::Value {
+/// runc's types.CPUSet, in its order (cpus and mems left out when empty).
+#[derive(Serialize)]
+struct CpuSet {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cpus: Vec<u64>,
+    cpu_exclusive: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mems: Vec<u64>,
+    mem_hardwall: i64,
+    mem_exclusive: i64,
+    memory_migrate: i64,
+    memory_spread_page: i64,
+    memory_spread_slab: i64,
+    memory_pressure: i64,
+    sched_load_balance: i64,
+    sched_relax_domain_level: i64,
+}
+
+fn cpuset_stats(path: &Path) -> CpuSet {
     let num = |f: &str| {
         cg_file("cpuset", path, &format!("cpuset.{f}"))
             .and_then(|v| v.parse::<i64>().ok())
@@ -136,13 +316,19 @@ fn cpuset_stats(path: &Path) -> serde_json::Value {
     };
     let list =
         |f: &str| cpu_list(&cg_file("cpuset", path, &format!("cpuset.{f}")).unwrap_or_default());
-    serde_json::json!({
-        "cpus": list("cpus"), "cpu_exclusive": num("cpu_exclusive"),
-        "mems": list("mems"), "mem_hardwall": num("mem_hardwall"), "mem_exclusive": num("mem_exclusive"),
-        "memory_migrate": num("memory_migrate"), "memory_spread_page": num("memory_spread_page"),
-        "memory_spread_slab": num("memory_spread_slab"), "memory_pressure": num("memory_pressure"),
-        "sched_load_balance": num("sched_load_balance"), "sched_relax_domain_level": num("sched_relax_domain_level")
-    })
+    CpuSet {
+        cpus: list("cpus"),
+        cpu_exclusive: num("cpu_exclusive"),
+        mems: list("mems"),
+        mem_hardwall: num("mem_hardwall"),
+        mem_exclusive: num("mem_exclusive"),
+        memory_migrate: num("memory_migrate"),
+        memory_spread_page: num("memory_spread_page"),
+        memory_spread_slab: num("memory_spread_slab"),
+        memory_pressure: num("memory_pressure"),
+        sched_load_balance: num("sched_load_balance"),
+        sched_relax_domain_level: num("sched_relax_domain_level"),
+    }
 }
 
 fn oom_count(cgroup_path: &Path) -> u64 {
@@ -183,7 +369,12 @@ pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result
         let now = oom_count(&path);
         if now > ooms {
             ooms = now;
-            crate::outln!("{}", serde_json::json!({"type": "oom", "id": id}));
+            let e = Event {
+                r#type: "oom",
+                id,
+                data: None,
+            };
+            crate::outln!("{}", serde_json::to_string(&e)?);
         }
         if waited >= every {
             waited = Duration::ZERO;

@@ -25,9 +25,13 @@ pub fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
     };
-    let num = |x: &str| -> Result<u32> {
+    let num = |x: &str, what: &str| -> Result<u32> {
         if x.is_empty() || !x.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
+            // runc's words (Go's strconv.Atoi)
+            bail!(
+                "parsing {x} as int for {what} failed: strconv.Atoi: parsing {}: invalid syntax",
+                crate::logging::go_quote(x)
+            );
         }
         // u32::MAX is (uid_t)-1: "leave unchanged" to setresuid.
         x.parse::<u32>()
@@ -35,7 +39,7 @@ pub fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
             .filter(|v| *v != u32::MAX)
             .ok_or_else(bad)
     };
-    Ok((num(u)?, g.map(num).transpose()?))
+    Ok((num(u, "uid")?, g.map(|g| num(g, "gid")).transpose()?))
 }
 
 /// An `exec --process` file's contents (read from `path`): the process to
@@ -63,12 +67,11 @@ pub fn parse_process_file(data: &[u8], path: &std::path::Path) -> Result<Process
 
 fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     if let Some(path) = &a.process {
-        let data =
-            std::fs::read(path).with_context(|| format!("read process file {}", path.display()))?;
+        let data = std::fs::read(path).with_context(|| format!("open {}", path.display()))?;
         return parse_process_file(&data, path);
     }
     if a.args.is_empty() {
-        bail!("exec args cannot be empty");
+        bail!("process args cannot be empty");
     }
     let mut p = template.cloned().unwrap_or_default();
     p.set_args(Some(a.args.clone()));
@@ -93,10 +96,23 @@ fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
+        // Unknown names are skipped with a warning, as runc does.
+        let unknown: Vec<&str> = a
+            .cap
+            .iter()
+            .filter(|n| Capability::from_str(n.trim_start_matches("CAP_")).is_err())
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            crate::logging::warn(&format!(
+                "ignoring unknown or unavailable capabilities: [{}]",
+                unknown.join(" ")
+            ));
+        }
         for name in &a.cap {
-            let c = Capability::from_str(name.trim_start_matches("CAP_")).map_err(|_| {
-                anyhow::anyhow!("unknown capability {}", crate::logging::go_quote(name))
-            })?;
+            let Ok(c) = Capability::from_str(name.trim_start_matches("CAP_")) else {
+                continue;
+            };
             // Never inheritable (CVE-2022-29162).
             for set in [
                 caps.bounding().clone(),

@@ -7,13 +7,23 @@ use crate::state::Container;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
-pub fn ps(root: &Path, id: &str, format: ListFormat, ps_args: &[String]) -> Result<()> {
+pub fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
     let c = Container::load(root, id)?;
+    let format = match format {
+        "table" => ListFormat::Table,
+        "json" => ListFormat::Json,
+        _ => bail!("invalid format option"),
+    };
     let cg = Cgroup::open(&c.state.cgroup_path, id, false)?;
     let mut pids: Vec<i32> = cg.pids()?.iter().map(|p| p.as_raw()).collect();
     pids.sort_unstable();
     if format == ListFormat::Json {
-        crate::outln!("{}", serde_json::to_string(&pids)?);
+        // runc encodes no processes as Go's nil slice: null.
+        if pids.is_empty() {
+            crate::outln!("null");
+        } else {
+            crate::outln!("{}", serde_json::to_string(&pids)?);
+        }
         return Ok(());
     }
     let args: Vec<String> = if ps_args.is_empty() {

@@ -23,10 +23,19 @@ pub fn parse_bytes(s: &str) -> Result<i64> {
         Some('t') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
+    // go-units' words (what runc reports)
     let n: f64 = num
         .parse()
-        .with_context(|| format!("invalid size {}", crate::logging::go_quote(s)))?;
+        .map_err(|_| anyhow::anyhow!("invalid size: '{s}'"))?;
     Ok((n * mult as f64) as i64)
+}
+
+/// A size flag's value: "invalid value for memory: invalid size: 'x'", as runc.
+fn size_flag(name: &str, v: &Option<String>) -> Result<Option<i64>> {
+    v.as_deref()
+        .map(parse_bytes)
+        .transpose()
+        .with_context(|| format!("invalid value for {name}"))
 }
 
 fn nonzero<T: PartialEq + Default>(v: Option<T>) -> Option<T> {
@@ -75,21 +84,11 @@ fn without_zeros(mut r: LinuxResources) -> LinuxResources {
 fn from_flags(a: &UpdateArgs) -> Result<LinuxResources> {
     let mut r = LinuxResources::default();
     let mut m = LinuxMemory::default();
-    m.set_limit(a.memory.as_deref().map(parse_bytes).transpose()?);
-    m.set_reservation(
-        a.memory_reservation
-            .as_deref()
-            .map(parse_bytes)
-            .transpose()?,
-    );
-    m.set_swap(a.memory_swap.as_deref().map(parse_bytes).transpose()?);
-    m.set_kernel(a.kernel_memory.as_deref().map(parse_bytes).transpose()?);
-    m.set_kernel_tcp(
-        a.kernel_memory_tcp
-            .as_deref()
-            .map(parse_bytes)
-            .transpose()?,
-    );
+    m.set_limit(size_flag("memory", &a.memory)?);
+    m.set_reservation(size_flag("memory-reservation", &a.memory_reservation)?);
+    m.set_swap(size_flag("memory-swap", &a.memory_swap)?);
+    m.set_kernel(size_flag("kernel-memory", &a.kernel_memory)?);
+    m.set_kernel_tcp(size_flag("kernel-memory-tcp", &a.kernel_memory_tcp)?);
     r.set_memory(Some(m));
     let mut c = LinuxCpu::default();
     c.set_shares(a.cpu_shares);
@@ -125,8 +124,7 @@ pub fn parse_resources(data: &[u8]) -> Result<LinuxResources> {
 
 pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
     let c = Container::load(root, &a.id)?;
-    c.status().can_update()?;
-    crate::failpoint!("update.loaded");
+    // runc reads the new values before it looks at the status.
     let r = match &a.resources {
         Some(p) => {
             let mut data = Vec::new();
@@ -139,6 +137,8 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
         }
         None => without_zeros(from_flags(a)?),
     };
+    c.status().can_update()?;
+    crate::failpoint!("update.loaded");
     Cgroup::open(&c.state.cgroup_path, &a.id, false)?.apply(&r, &[])?;
     crate::failpoint!("update.applied");
     Ok(())

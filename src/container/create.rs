@@ -42,7 +42,7 @@ pub struct Created {
 pub fn load_plan(bundle: &Path, id: &str, systemd_cgroup: bool) -> Result<Plan> {
     paths::validate_id(id)?;
     if systemd_cgroup && !crate::cgroups::SUPPORT.systemd {
-        bail!("--systemd-cgroup: systemd is not running on this host (use the cgroupfs manager)");
+        bail!("systemd not running on this host, cannot use systemd cgroups manager");
     }
     let plan = bundle::load(bundle, id)?;
     debug!(
@@ -62,7 +62,11 @@ pub fn create(o: &CreateOpts, plan: &Plan, console: Option<OwnedFd>) -> Result<C
         (true, None, None) => {
             bail!("cannot allocate tty if tong will detach without setting console socket")
         }
-        (false, _, _) => None,
+        // runc's checkTerminal: a socket that would never get a terminal is a mistake.
+        (false, _, Some(_)) => {
+            bail!("cannot use console socket if tong will not detach or allocate tty")
+        }
+        (false, _, None) => None,
     };
     create_with(o, plan, InitSpawner { console })
 }

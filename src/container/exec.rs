@@ -151,7 +151,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
                 // As runc: each exec'd process's listener goes to the agent too.
                 send_seccomp_listener(seccomp_cfg.as_ref(), &state_json, &fd)?;
             }
-            Some((Msg::Error(e), _)) => bail!("{e}"),
+            Some((Msg::Error(e), _)) => bail!("unable to start container process: {e}"),
             Some((m, _)) => bail!("unexpected message {m}"),
         }
     }
@@ -182,6 +182,18 @@ fn join_sub_cgroups(base: &Path, subs: &[String], pid: Pid) -> Result<()> {
         let dirs: Vec<std::path::PathBuf> = match ctrl {
             Some(c) => vec![Path::new("/sys/fs/cgroup").join(c).join(&rel)],
             None => {
+                // The sub-cgroup must exist (runc: "an (existing)
+                // sub-cgroup"), in every hierarchy: never made here.
+                let own = base.strip_prefix("/").unwrap_or(base);
+                for h in &crate::cgroups::Hierarchies::read().all {
+                    let d = h.mount.join(&rel);
+                    if h.mount.join(own).is_dir() && !d.is_dir() {
+                        bail!(
+                            "unable to start container process: error adding pid {pid} to cgroups: failed to write {pid}: openat2 {}/cgroup.procs: no such file or directory",
+                            d.display()
+                        );
+                    }
+                }
                 let sub = Cgroup::open(&Path::new("/").join(&rel), "exec", false)?;
                 sub.add(pid)?;
                 continue;

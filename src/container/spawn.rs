@@ -116,7 +116,7 @@ impl Spawner for InitSpawner {
                 .recv_with_fd()?
                 .context("container init exited before it was ready")?;
             match msg {
-                Msg::Error(e) => bail!("{e}"),
+                Msg::Error(e) => bail!("unable to start container process: {e}"),
                 Msg::Forked { pid: real } => {
                     // The intermediate is done; the init it forked is ours now.
                     nix::sys::wait::waitpid(pid, None).context("reap the intermediate")?;

@@ -22,6 +22,7 @@ mod swrk;
 
 pub use dump::checkpoint;
 pub use restore::{restore, RestoreOpts};
+pub use swrk::set_binary;
 
 use crate::cli::CriuArgs;
 use anyhow::{bail, Context, Result};
@@ -31,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 /// For `tong --version`: checkpoint/restore are built in; where criu is.
 pub fn located() -> String {
-    match swrk::which("criu") {
+    match swrk::locate() {
         Some(p) => format!("{} (checkpoint/restore through its RPC)", p.display()),
         None => "not found in PATH (checkpoint/restore need CRIU 3.x)".to_string(),
     }

@@ -48,7 +48,7 @@ pub struct Session {
 
 /// Finds criu in PATH and asks its version (CRIU 3.0 has the VERSION call).
 pub fn find() -> Result<Criu> {
-    let path = which("criu").ok_or_else(|| {
+    let path = locate().ok_or_else(|| {
         anyhow!("CRIU version check failed: criu: executable file not found in $PATH (install CRIU 3.x to checkpoint or restore)")
     })?;
     let mut criu = Criu { path, version: 0 };
@@ -72,6 +72,27 @@ pub fn find() -> Result<Criu> {
         bail!("CRIU version {} must be 30000 or higher", criu.version);
     }
     Ok(criu)
+}
+
+/// The criu binary named by the global --criu flag (runc's), if any.
+static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+pub fn set_binary(p: PathBuf) {
+    let _ = BINARY.set(p);
+}
+
+/// Where criu is: --criu's path (a bare name is looked up in PATH), or
+/// criu in PATH.
+pub fn locate() -> Option<PathBuf> {
+    match BINARY.get() {
+        Some(p) if p.components().count() > 1 => {
+            nix::unistd::access(p, nix::unistd::AccessFlags::X_OK)
+                .is_ok()
+                .then(|| p.clone())
+        }
+        Some(p) => which(&p.to_string_lossy()),
+        None => which("criu"),
+    }
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {

@@ -91,7 +91,19 @@ pub fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> libc::__rlimit_
 /// Groups, gid, uid (keeping capabilities across the uid change), then the
 /// capability sets.
 pub fn switch_user(p: &oci_spec::runtime::Process, in_userns: bool) -> Result<()> {
-    let caps = p.capabilities().as_ref();
+    // No capabilities object: no capabilities at all (runc does the same),
+    // never root's full set.
+    let none = || {
+        let mut c = oci_spec::runtime::LinuxCapabilities::default();
+        c.set_bounding(None);
+        c.set_effective(None);
+        c.set_inheritable(None);
+        c.set_permitted(None);
+        c.set_ambient(None);
+        c
+    };
+    let owned = p.capabilities().clone().unwrap_or_else(none);
+    let caps = Some(&owned);
     if let Some(c) = caps {
         crate::caps::drop_bounding(c)?;
     }
@@ -293,7 +305,12 @@ pub fn safe_chdir(cwd: &std::path::Path) -> Result<()> {
     use std::os::fd::{AsFd, AsRawFd};
     let root = std::fs::File::open("/").context("open /")?;
     let dir = crate::safe_fs::open_in_root(root.as_fd(), cwd, libc::O_PATH | libc::O_DIRECTORY)
-        .with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?;
+        .with_context(|| {
+            format!(
+                "chdir to cwd ({}) set in config.json failed",
+                crate::logging::go_quote(&cwd.to_string_lossy())
+            )
+        })?;
     nix::unistd::fchdir(dir.as_raw_fd())
         .with_context(|| format!("chdir to cwd ({})", cwd.display()))?;
     Ok(())

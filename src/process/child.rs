@@ -172,8 +172,12 @@ pub fn prepare(s: &Setup) -> Result<Exec> {
     attrs::switch_user(p, s.in_userns)?;
     let cwd = p.cwd();
     match s.cwd {
-        Cwd::Plain => nix::unistd::chdir(cwd)
-            .with_context(|| format!("chdir to cwd ({}) set in config.json", cwd.display()))?,
+        Cwd::Plain => nix::unistd::chdir(cwd).with_context(|| {
+            format!(
+                "chdir to cwd ({}) set in config.json failed",
+                crate::logging::go_quote(&cwd.to_string_lossy())
+            )
+        })?,
         Cwd::Safe => attrs::safe_chdir(cwd)?,
     }
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
