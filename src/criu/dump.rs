@@ -136,6 +136,12 @@ pub fn checkpoint(root: &Path, a: &CheckpointArgs) -> Result<()> {
         return Err(super::failed(&criu, &common, log_file, e));
     }
     if a.leave_running || a.pre_dump {
+        // The container goes on as it was: CRIU thaws the cgroup it froze,
+        // but a thaw that raced the end of the dump has been seen to leave
+        // it frozen (a pre-dump in the TCG guest), so make sure.
+        if !was_paused && cgroups::is_frozen(&c.state.cgroup_path) {
+            cgroups::Cgroup::open(&c.state.cgroup_path, &a.id, false)?.freeze(false)?;
+        }
         return Ok(());
     }
     // The processes are gone; the container is destroyed as runc does.
