@@ -83,7 +83,9 @@ wait_until() {
 	while [ $t -gt 0 ]; do "$@" && return 0; sleep 0.2; t=$((t - 1)); done
 	return 1
 }
-grows() { local n; n=$(count "$1"); wait_until 20 test "$(count "$1")" -gt "$n"; }
+# (60 s: after a pre-dump or a dump that leaves it running, the counter has
+# been seen to pause for a while in the TCG guest, with runc and tong alike)
+grows() { local n; n=$(count "$1"); wait_until 60 test "$(count "$1")" -gt "$n"; }
 has() { [ -e "$1" ]; }
 at_least() { test "$(count "$1")" -ge "$2"; }
 
