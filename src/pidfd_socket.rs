@@ -6,7 +6,6 @@
 //! goes out before the command returns.
 
 use anyhow::{Context, Result};
-use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -17,15 +16,7 @@ pub enum Kind {
 }
 
 pub fn connect_to(path: &Path) -> Result<OwnedFd> {
-    let s = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    connect(s.as_raw_fd(), &UnixAddr::new(path)?)
-        .with_context(|| format!("connect to --pidfd-socket {}", path.display()))?;
-    Ok(s)
+    crate::tty::connect_unix(path, "--pidfd-socket")
 }
 
 /// Sends a pidfd of `pid` (a process of ours: not reaped, so the pid is its).

@@ -123,8 +123,9 @@ pub fn setup_console(
     make_controlling(&pty.slave)
 }
 
-/// Connects to a `--console-socket`.
-pub fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
+/// Connects a stream socket to the unix socket a caller listens on at
+/// `path` (`what` names the flag in the error).
+pub fn connect_unix(path: &std::path::Path, what: &str) -> Result<OwnedFd> {
     let s = socket(
         AddressFamily::Unix,
         SockType::Stream,
@@ -132,8 +133,13 @@ pub fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
         None,
     )?;
     connect(s.as_raw_fd(), &UnixAddr::new(path)?)
-        .with_context(|| format!("connect to console socket {}", path.display()))?;
+        .with_context(|| format!("connect to {what} {}", path.display()))?;
     Ok(s)
+}
+
+/// Connects to a `--console-socket`.
+pub fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
+    connect_unix(path, "console socket")
 }
 
 /// A console socket we keep the other end of, to relay the terminal ourselves:
