@@ -126,13 +126,18 @@ fn put_u64(a: &mut [u8; 128], at: usize, v: u64) {
     a[at..at + 8].copy_from_slice(&v.to_ne_bytes());
 }
 
-/// Loads the program for `rules` and attaches it to the cgroup2 directory
-/// `dir` (alongside any program already there, as runc does on create).
+const BPF_PROG_ATTACH: libc::c_int = 8;
+const BPF_PROG_DETACH: libc::c_int = 9;
+const BPF_PROG_GET_FD_BY_ID: libc::c_int = 13;
+const BPF_PROG_QUERY: libc::c_int = 16;
+const BPF_CGROUP_DEVICE: u32 = 6;
+
+/// Loads the program for `rules`, attaches it to the cgroup2 directory `dir`
+/// and then detaches the programs attached before it (an `update`'s new
+/// rules, a reused cgroup), as runc does: never a moment without a filter.
 pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     const BPF_PROG_LOAD: libc::c_int = 5;
-    const BPF_PROG_ATTACH: libc::c_int = 8;
     const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
-    const BPF_CGROUP_DEVICE: u32 = 6;
     const BPF_F_ALLOW_MULTI: u32 = 2;
     let prog = program(rules);
     let license = c"Apache";
@@ -146,14 +151,49 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     // SAFETY: bpf returned a new fd.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let cg = std::fs::File::open(dir).map_err(|e| anyhow!("open cgroup {}: {e}", dir.display()))?;
+    let old = attached(&cg);
     let mut attr = [0u8; 128];
     put_u32(&mut attr, 0, cg.as_raw_fd() as u32);
     put_u32(&mut attr, 4, fd.as_raw_fd() as u32);
     put_u32(&mut attr, 8, BPF_CGROUP_DEVICE);
     put_u32(&mut attr, 12, BPF_F_ALLOW_MULTI);
     bpf(BPF_PROG_ATTACH, &mut attr)
-        .map(drop)
-        .map_err(|e| anyhow!("attach the device cgroup program to {}: {e}", dir.display()))
+        .map_err(|e| anyhow!("attach the device cgroup program to {}: {e}", dir.display()))?;
+    for id in old {
+        let mut attr = [0u8; 128];
+        put_u32(&mut attr, 0, id);
+        let Ok(pfd) = bpf(BPF_PROG_GET_FD_BY_ID, &mut attr) else {
+            continue; // gone meanwhile
+        };
+        // SAFETY: bpf returned a new fd.
+        let pfd = unsafe { OwnedFd::from_raw_fd(pfd as i32) };
+        let mut attr = [0u8; 128];
+        put_u32(&mut attr, 0, cg.as_raw_fd() as u32);
+        put_u32(&mut attr, 4, pfd.as_raw_fd() as u32);
+        put_u32(&mut attr, 8, BPF_CGROUP_DEVICE);
+        bpf(BPF_PROG_DETACH, &mut attr).map_err(|e| {
+            anyhow!(
+                "detach the previous device cgroup program from {}: {e}",
+                dir.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The ids of the device programs attached to the cgroup `cg` itself.
+fn attached(cg: &std::fs::File) -> Vec<u32> {
+    let mut ids = [0u32; 64];
+    let mut attr = [0u8; 128];
+    put_u32(&mut attr, 0, cg.as_raw_fd() as u32);
+    put_u32(&mut attr, 4, BPF_CGROUP_DEVICE);
+    put_u64(&mut attr, 16, ids.as_mut_ptr() as u64);
+    put_u32(&mut attr, 24, ids.len() as u32);
+    if bpf(BPF_PROG_QUERY, &mut attr).is_err() {
+        return Vec::new();
+    }
+    let n = u32::from_ne_bytes(attr[24..28].try_into().unwrap_or_default()) as usize;
+    ids[..n.min(ids.len())].to_vec()
 }
 
 #[cfg(test)]

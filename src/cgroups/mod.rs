@@ -6,6 +6,7 @@
 mod devices_bpf;
 mod hierarchy;
 mod v1;
+mod v2;
 
 use anyhow::{anyhow, Result};
 pub use hierarchy::{Hierarchies, Hierarchy};
@@ -99,10 +100,53 @@ impl Cgroup {
         Ok(self.manager.get_or_init(|| m))
     }
 
-    /// v1 and hybrid hosts take the direct path; a v2 host goes through
-    /// libcgroups, whose v2 manager costs nothing to build.
+    /// v1 and hybrid hosts take the direct path of v1.rs.
     fn direct_v1(&self) -> bool {
         !self.systemd && self.hier.has_v1()
+    }
+
+    /// A pure cgroup v2 host (no systemd driver): the direct path of v2.rs,
+    /// the container's directory in it.
+    fn direct_v2(&self) -> Option<PathBuf> {
+        if self.systemd || self.hier.has_v1() {
+            return None;
+        }
+        let h = self.hier.all.iter().find(|h| h.unified)?;
+        Some(v1::dir(&h.mount, &self.path))
+    }
+
+    fn v2_mount(&self) -> Option<&Path> {
+        self.hier
+            .all
+            .iter()
+            .find(|h| h.unified)
+            .map(|h| h.mount.as_path())
+    }
+
+    /// runc 1.2's checks of an existing cgroup before create: it must hold
+    /// no process and must not be frozen (a container would start frozen).
+    pub fn check_existing(&self) -> Result<()> {
+        let dir = match self.direct_v2() {
+            Some(d) => d,
+            None => match self.hier.all.iter().find(|h| h.unified) {
+                Some(h) => v1::dir(&h.mount, &self.path),
+                None => return Ok(()),
+            },
+        };
+        if self.path.strip_prefix("/").unwrap_or(&self.path) == Path::new("") {
+            return Ok(());
+        }
+        let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
+            return Ok(());
+        };
+        let n = procs.lines().filter(|l| !l.trim().is_empty()).count();
+        if n != 0 {
+            anyhow::bail!("container's cgroup is not empty: {n} process(es) found");
+        }
+        if is_frozen(&self.path) {
+            anyhow::bail!("container's cgroup unexpectedly frozen");
+        }
+        Ok(())
     }
 
     /// On a v1 or hybrid host, before the clone: makes the cgroup so that the
@@ -112,6 +156,16 @@ impl Cgroup {
     /// v2, where libcgroups joins as before. `create`: make the directories
     /// (false for a container's existing cgroup).
     pub fn prepare_self_join(&self, create: bool) -> Result<Option<SelfJoin>> {
+        if let (Some(dir), Some(mount)) = (self.direct_v2(), self.v2_mount()) {
+            // Pure v2: born into the one hierarchy, nothing to join by hand.
+            if create {
+                v2::create(mount, &self.path)?;
+            }
+            return Ok(Some(SelfJoin {
+                tasks: Vec::new(),
+                unified: Some(dir),
+            }));
+        }
         if !self.direct_v1() {
             return Ok(None);
         }
@@ -134,6 +188,10 @@ impl Cgroup {
     pub fn add(&self, pid: Pid) -> Result<()> {
         if self.direct_v1() {
             return v1::join(&self.hier, &self.path, pid);
+        }
+        if let (Some(dir), Some(mount)) = (self.direct_v2(), self.v2_mount()) {
+            v2::create(mount, &self.path)?;
+            return v1::write_procs(&dir, pid);
         }
         self.manager()?
             .add_task(pid)
@@ -163,6 +221,10 @@ impl Cgroup {
             // (the config's rules start with a deny-all).
             return v1::write_devices(&dir, &rules);
         }
+        if let Some(dir) = self.direct_v2() {
+            // Device rules are the eBPF program's (`restrict_devices`).
+            return v2::set(&dir, &r);
+        }
         r.set_devices(Some(rules));
         self.apply_libcgroups(&r)
     }
@@ -184,10 +246,10 @@ impl Cgroup {
         self.apply_bfq_weight_devices(r)
     }
 
-    /// On a v2-only host, once at create: cgroup v2 has no devices controller
-    /// (and libcgroups' eBPF support is a feature that needs libbpf), so the
-    /// same rules and defaults as v1 go into an eBPF program of our own. Not
-    /// on `update`: a second program would only narrow the first.
+    /// On a v2-only host, at create and at an `update` that names devices:
+    /// cgroup v2 has no devices controller (and libcgroups' eBPF support is a
+    /// feature that needs libbpf), so the same rules and defaults as v1 go
+    /// into an eBPF program of our own, which replaces the one before it.
     pub fn restrict_devices(
         &self,
         resources: &LinuxResources,
@@ -258,6 +320,9 @@ impl Cgroup {
 
     pub fn freeze(&self, frozen: bool) -> Result<()> {
         use libcgroups::common::FreezerState;
+        if let Some(dir) = self.direct_v2() {
+            return v2::freeze(&dir, frozen);
+        }
         let s = if frozen {
             FreezerState::Frozen
         } else {
@@ -284,6 +349,23 @@ pub fn device_rules(spec_devices: &[oci_spec::runtime::LinuxDevice]) -> Vec<Linu
             r
         })
         .collect()
+}
+
+/// On a pure cgroup v2 host, SIGKILLs the cgroup `path` and its subtree with
+/// one write to cgroup.kill (frozen tasks too), as runc 1.2: true if done.
+pub fn kill_all(path: &Path) -> bool {
+    let h = Hierarchies::read();
+    if h.has_v1() {
+        return false;
+    }
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if rel.as_os_str().is_empty() {
+        return false;
+    }
+    h.all
+        .iter()
+        .filter(|h| h.unified)
+        .any(|h| std::fs::write(h.mount.join(rel).join("cgroup.kill"), "1").is_ok())
 }
 
 /// Whether the container's cgroup is frozen (v1 freezer.state or v2 cgroup.freeze).

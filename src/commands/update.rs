@@ -139,7 +139,12 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
     };
     c.status().can_update()?;
     crate::failpoint!("update.loaded");
-    Cgroup::open(&c.state.cgroup_path, &a.id, false)?.apply(&r, &[])?;
+    let cg = Cgroup::open(&c.state.cgroup_path, &a.id, false)?;
+    cg.apply(&r, &[])?;
+    if r.devices().is_some() {
+        // v2's eBPF program (v1 wrote the rules in `apply`).
+        cg.restrict_devices(&r, &[])?;
+    }
     crate::failpoint!("update.applied");
     Ok(())
 }

@@ -149,11 +149,11 @@ impl<'a> Launch<'a> {
     /// the returned `SelfJoin` says where it goes.
     pub fn prepare_cgroup(&mut self) -> Result<Option<SelfJoin>> {
         let plan = self.plan;
-        let cg = self.guard.cgroup(Cgroup::open(
-            &plan.cgroup_path,
-            self.opts.id,
-            self.opts.systemd_cgroup,
-        )?);
+        let cg = Cgroup::open(&plan.cgroup_path, self.opts.id, self.opts.systemd_cgroup)?;
+        // Before the guard owns it: a failure must not tear down someone
+        // else's cgroup.
+        cg.check_existing()?;
+        let cg = self.guard.cgroup(cg);
         let self_join = if self_join_possible(plan) {
             cg.prepare_self_join(true)?
         } else {

@@ -106,11 +106,16 @@ pub fn destroy(c: &Container) -> Result<()> {
 /// signal is delivered.
 pub fn signal_all(c: &Container, sig: i32) -> Result<()> {
     let paused = c.status() == Status::Paused;
-    let pids = crate::cgroups::pids_of(&c.state.cgroup_path);
+    let killed = sig == libc::SIGKILL && crate::cgroups::kill_all(&c.state.cgroup_path);
+    let pids = if killed {
+        Vec::new()
+    } else {
+        crate::cgroups::pids_of(&c.state.cgroup_path)
+    };
     for pid in &pids {
         let _ = nix::sys::signal::kill(*pid, nix::sys::signal::Signal::try_from(sig).ok());
     }
-    if pids.is_empty() && c.init_alive() {
+    if !killed && pids.is_empty() && c.init_alive() {
         signals::send_verified(c.state.pid, c.state.pid_start_time, sig)?;
     }
     // A frozen process gets SIGKILL only once thawed.

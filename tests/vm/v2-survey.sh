@@ -6,7 +6,7 @@
 # Usage: hack/vm run -- tests/vm/v2-survey.sh     (after cargo build --release)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-tong=$(hack/tong-path release tong)
+tong=${TONG:-$(hack/tong-path release tong)}
 runc=$(command -v runc)
 work=$(mktemp -d /tmp/v2-survey.XXXXXX)
 cg=/sys/fs/cgroup

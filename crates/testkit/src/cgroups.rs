@@ -123,3 +123,27 @@ pub fn remove_tree(p: &Path) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A pure cgroup v2 host: cgroup2 mounted, no v1 hierarchy.
+pub fn pure_v2() -> bool {
+    let hs = hierarchies();
+    hs.iter().any(|h| h.unified) && hs.iter().all(|h| h.unified)
+}
+
+/// Where cgroupsPath `path` keeps a setting on this host: `v2` ("memory.max")
+/// in cgroup2 on a pure v2 host, else `v1` ("memory.limit_in_bytes") in the
+/// v1 hierarchy of the controller that prefixes its name.
+pub fn setting_file(path: &str, v2: &str, v1: &str) -> PathBuf {
+    if pure_v2() {
+        return dir_for("", path).join(v2);
+    }
+    let ctrl = v1.split('.').next().unwrap_or(v1);
+    dir_for(ctrl, path).join(v1)
+}
+
+/// The value of a setting (see `setting_file`), trimmed; None if absent.
+pub fn setting(path: &str, v2: &str, v1: &str) -> Option<String> {
+    std::fs::read_to_string(setting_file(path, v2, v1))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
