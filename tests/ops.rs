@@ -40,6 +40,16 @@ fn running(
     (id, cg, pid)
 }
 
+/// The freezer's state as v1 words: v2's cgroup.freeze 1 reads "FROZEN".
+fn frozen_setting(cg: &str) -> Option<String> {
+    let v = tong_testkit::cgroups::setting(cg, "cgroup.freeze", "freezer.state")?;
+    Some(match v.as_str() {
+        "1" => "FROZEN".into(),
+        "0" => "THAWED".into(),
+        _ => v,
+    })
+}
+
 fn exec(rt: &Runtime, args: &[&str]) -> Out {
     let mut v = vec!["exec"];
     v.extend_from_slice(args);
@@ -563,7 +573,15 @@ fn exec_cgroup_sub_path() {
     .success();
     let pid = read_pid_file(&pf);
     let pc = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    for ctrl in ["memory", "pids", "cpu"] {
+    let v2 = tong_testkit::cgroups::pure_v2();
+    if v2 {
+        assert_eq!(
+            pc.trim(),
+            format!("0::{cg}/sub"),
+            "--cgroup sub on cgroup v2"
+        );
+    }
+    for ctrl in ["memory", "pids", "cpu"].into_iter().filter(|_| !v2) {
         assert!(
             pc.lines().any(|l| l
                 .split(':')
@@ -573,8 +591,43 @@ fn exec_cgroup_sub_path() {
             "--cgroup sub: {ctrl} not {cg}/sub: {pc}"
         );
     }
-    // CTRL:PATH form: only memory goes to sub2, the rest stay at the container's.
-    std::fs::create_dir_all(cgroup_dir("memory", &cg).join("sub2")).unwrap();
+    // CTRL:PATH form (cgroup v1): only memory goes to sub2, the rest stay
+    // at the container's.
+    let mut pids = vec![pid];
+    if !v2 {
+        pids.push(exec_ctrl_path(&ctx, t, &id, &cg));
+    }
+    // delete --force removes the nested cgroups too (runc 1.1 does).
+    let d = t.delete_force(&id);
+    if !d.ok() {
+        // Leave nothing running behind the failed delete.
+        for p in tong_testkit::cgroups::dirs_of(&cg)
+            .iter()
+            .flat_map(|d| tong_testkit::cgroups::procs_below(d))
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        panic!(
+            "delete --force of a container with nested sub-cgroups failed: {}",
+            d.stderr.trim()
+        );
+    }
+    assert_clean(Leftovers {
+        rt: t,
+        id: &id,
+        bundle: None,
+        cgroup: Some(cg.clone()),
+        pids,
+    });
+}
+
+/// `exec --cgroup memory:sub2` (v1 only): returns the exec'd pid.
+fn exec_ctrl_path(ctx: &Ctx, t: &Runtime, id: &str, cg: &str) -> i32 {
+    std::fs::create_dir_all(cgroup_dir("memory", cg).join("sub2")).unwrap();
     ctx.cgroup_parents.borrow_mut().push(format!("{cg}/sub2"));
     let pf = ctx.work.join("c2.pid");
     exec(
@@ -585,7 +638,7 @@ fn exec_cgroup_sub_path() {
             pf.to_str().unwrap(),
             "--cgroup",
             "memory:sub2",
-            &id,
+            id,
             "sleep",
             "1000",
         ],
@@ -599,38 +652,13 @@ fn exec_cgroup_sub_path() {
         "{pc}"
     );
     assert!(
-        pc.lines().any(|l| l.contains(":pids:") && l.ends_with(&cg)),
+        pc.lines().any(|l| l.contains(":pids:") && l.ends_with(cg)),
         "{pc}"
     );
     // A missing sub-cgroup is an error.
-    let o = exec(t, &["--cgroup", "memory:nonexistent", &id, "true"]);
+    let o = exec(t, &["--cgroup", "memory:nonexistent", id, "true"]);
     assert_ne!(o.code, 0, "--cgroup to a missing sub-cgroup succeeded");
-    // delete --force removes the nested cgroups too (runc 1.1 does).
-    let d = t.delete_force(&id);
-    if !d.ok() {
-        // Leave nothing running behind the failed delete.
-        for ctrl in ["memory", "pids", "freezer"] {
-            for p in cg_procs(ctrl, &cg) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-        let _ = cg_read("freezer", &cg, "freezer.state");
-        std::thread::sleep(Duration::from_millis(200));
-        panic!(
-            "delete --force of a container with nested sub-cgroups failed: {}",
-            d.stderr.trim()
-        );
-    }
-    assert_clean(Leftovers {
-        rt: t,
-        id: &id,
-        bundle: None,
-        cgroup: Some(cg.clone()),
-        pids: vec![pid, pid2],
-    });
+    pid2
 }
 
 // ---------------------------------------------------------------------------
@@ -780,11 +808,7 @@ fn pause_resume_states_and_errors_vs_runc() {
         c.push(("resume running".to_string(), rt.cmd(&["resume", &id]).code));
         c.push(("pause".into(), rt.cmd(&["pause", &id]).success().code));
         assert_eq!(rt.status(&id), "paused", "{k:?}");
-        assert_eq!(
-            cg_read("freezer", &cg, "freezer.state").as_deref(),
-            Some("FROZEN"),
-            "{k:?}"
-        );
+        assert_eq!(frozen_setting(&cg).as_deref(), Some("FROZEN"), "{k:?}");
         // A frozen task sleeps in the freezer on the host.
         let st = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
         assert!(
@@ -823,11 +847,7 @@ fn pause_resume_states_and_errors_vs_runc() {
         let st = wait_timeout(&mut child, Duration::from_secs(10), "exec --ignore-paused");
         c.push(("exec --ignore-paused".into(), st.code().unwrap_or(-1)));
         assert_eq!(rt.status(&id), "running", "{k:?}");
-        assert_eq!(
-            cg_read("freezer", &cg, "freezer.state").as_deref(),
-            Some("THAWED"),
-            "{k:?}"
-        );
+        assert_eq!(frozen_setting(&cg).as_deref(), Some("THAWED"), "{k:?}");
         c.push(("resume resumed".into(), rt.cmd(&["resume", &id]).code));
         // kill and delete --force of a paused container.
         rt.cmd(&["pause", &id]).success();
@@ -901,10 +921,7 @@ fn pause_with_exec_processes_freezes_all() {
     std::thread::sleep(Duration::from_millis(400));
     let n2 = std::fs::metadata(&ticks).unwrap().len();
     assert_eq!(n1, n2, "the exec'd loop kept running while paused");
-    assert_eq!(
-        cg_read("freezer", &cg, "freezer.state").as_deref(),
-        Some("FROZEN")
-    );
+    assert_eq!(frozen_setting(&cg).as_deref(), Some("FROZEN"));
     t.cmd(&["resume", &id]).success();
     wait_until("ticks resume", Duration::from_secs(5), || {
         std::fs::metadata(&ticks).unwrap().len() > n2
@@ -1064,10 +1081,11 @@ fn events_stats_shape_vs_runc() {
             "{k:?}: memory limit in stats"
         );
         let usage = d["memory"]["usage"]["usage"].as_u64().unwrap_or(0);
-        let host: u64 = cg_read("memory", cg, "memory.usage_in_bytes")
-            .unwrap()
-            .parse()
-            .unwrap();
+        let host: u64 =
+            tong_testkit::cgroups::setting(cg, "memory.current", "memory.usage_in_bytes")
+                .unwrap()
+                .parse()
+                .unwrap();
         assert!(
             usage > 0 && usage <= host * 2 + 1_000_000,
             "{k:?}: memory usage {usage} vs host {host}"
@@ -1127,7 +1145,10 @@ fn events_interval_streams_stats() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(n >= 3, "events --interval 200ms printed {n} lines in 5s");
-    for l in std::fs::read_to_string(&out).unwrap().lines().take(3) {
+    // Whole lines only: events may be half-way through writing the next.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    for l in whole.lines().take(3) {
         let v: Value = serde_json::from_str(l).unwrap();
         assert_eq!(v["type"], "stats");
         assert_eq!(v["id"], id.as_str());
@@ -1186,7 +1207,8 @@ fn events_reports_oom() {
             run.stdout_now()
         );
         assert_eq!(oom[0]["id"], id.as_str(), "{k:?}: {}", oom[0]);
-        let oc = cg_read("memory", &cg, "memory.oom_control").unwrap();
+        let oc =
+            tong_testkit::cgroups::setting(&cg, "memory.events", "memory.oom_control").unwrap();
         assert!(
             oc.lines()
                 .any(|l| l.starts_with("oom_kill ") && l != "oom_kill 0"),

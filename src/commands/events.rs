@@ -37,7 +37,11 @@ fn stats_event(id: &str, cg: &Cgroup, path: &Path) -> Result<String> {
     let e = Event {
         r#type: "stats",
         id,
-        data: Some(runc_stats(&s, path)),
+        data: Some({
+            let mut st = runc_stats(&s, path);
+            v2_memory(&mut st.memory, path);
+            st
+        }),
     };
     Ok(serde_json::to_string(&e)?)
 }
@@ -255,6 +259,39 @@ fn runc_stats(s: &libcgroups::stats::Stats, path: &Path) -> Stats {
         intel_rdt: serde_json::Map::new(),
         network_interfaces: None,
     }
+}
+
+/// On a pure cgroup v2 host, memory as runc reports it there: cache is
+/// memory.stat's `file`, no failcnt, max from memory.peak (5.19+), and swap
+/// as v1's memory+swap (swap.current plus memory.current, its limit the sum
+/// of both unless unlimited, no max).
+fn v2_memory(m: &mut Memory, path: &Path) {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let dir = Path::new("/sys/fs/cgroup").join(rel);
+    if Path::new("/sys/fs/cgroup/memory").exists() || !dir.join("memory.stat").exists() {
+        return;
+    }
+    let num = |f: &str| -> Option<u64> {
+        let s = std::fs::read_to_string(dir.join(f)).ok()?;
+        match s.trim() {
+            "max" => Some(u64::MAX),
+            n => n.parse().ok(),
+        }
+    };
+    m.cache = m.raw.get("file").copied().unwrap_or(0);
+    m.usage.failcnt = 0;
+    m.usage.max = num("memory.peak").unwrap_or(0);
+    let swap_limit = num("memory.swap.max").unwrap_or(u64::MAX);
+    m.swap = MemoryEntry {
+        usage: num("memory.swap.current").unwrap_or(0) + m.usage.usage,
+        limit: if swap_limit == u64::MAX {
+            u64::MAX
+        } else {
+            swap_limit.saturating_add(m.usage.limit)
+        },
+        max: 0,
+        failcnt: 0,
+    };
 }
 
 fn cg_file(ctrl: &str, path: &Path, file: &str) -> Option<String> {
