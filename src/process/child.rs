@@ -94,9 +94,7 @@ pub enum Affinity<'a> {
     /// of whoever ran tong (runc 1.2 does the same).
     #[default]
     Reset,
-    /// As inherited (execCPUAffinity.initial without final).
-    Keep,
-    /// execCPUAffinity.final.
+    /// execCPUAffinity.final (or initial without final).
     Set(&'a str),
 }
 
@@ -117,7 +115,6 @@ fn set_personality(p: &LinuxPersonality) -> Result<()> {
 fn apply_extras(x: &Extras) -> Result<()> {
     match x.affinity {
         Affinity::Reset => crate::process::numa::reset_affinity()?,
-        Affinity::Keep => {}
         Affinity::Set(cpus) => {
             crate::process::numa::set_affinity(cpus).context("process.execCPUAffinity.final")?
         }

@@ -28,7 +28,9 @@ pub struct ExecChildArgs<'a> {
 }
 
 /// process.execCPUAffinity once in the cgroup: final if given; with only
-/// initial (set by the parent before the clone), as it is; else the reset.
+/// initial (set by the parent before the clone), initial again: a kernel
+/// without persistent user affinity masks (6.1) replaced it with the
+/// cpuset's CPUs when the child was born into its cgroup; else the reset.
 fn exec_affinity(p: &Process) -> child::Affinity<'_> {
     let a = p.exec_cpu_affinity().as_ref();
     let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).is_some();
@@ -36,7 +38,9 @@ fn exec_affinity(p: &Process) -> child::Affinity<'_> {
         Some(a) if nonempty(a.cpu_affinity_final()) => {
             child::Affinity::Set(a.cpu_affinity_final().as_deref().unwrap_or_default())
         }
-        Some(a) if nonempty(a.initial()) => child::Affinity::Keep,
+        Some(a) if nonempty(a.initial()) => {
+            child::Affinity::Set(a.initial().as_deref().unwrap_or_default())
+        }
         _ => child::Affinity::Reset,
     }
 }
