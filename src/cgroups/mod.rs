@@ -5,6 +5,7 @@
 
 mod devices_bpf;
 mod hierarchy;
+pub mod systemd;
 mod v1;
 
 use anyhow::{anyhow, Result};
@@ -16,6 +17,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
+pub use systemd::Scope;
 
 /// Which cgroup drivers this build has: the one place `features` and
 /// `create` (--systemd-cgroup) read it from. A driver added here (systemd)
@@ -31,7 +33,7 @@ pub struct Support {
 pub const SUPPORT: Support = Support {
     v1: true,
     v2: true,
-    systemd: false,
+    systemd: true,
     systemd_user: false,
     rdma: false,
 };
@@ -73,6 +75,9 @@ pub struct Cgroup {
     systemd: bool,
     hier: Hierarchies,
     manager: OnceCell<AnyCgroupManager>,
+    /// --systemd-cgroup: the transient scope whose cgroup `path` is
+    /// (`systemd.rs`); systemd makes it, sets its properties, removes it.
+    scope: Option<Scope>,
 }
 
 impl Cgroup {
@@ -83,7 +88,14 @@ impl Cgroup {
             systemd,
             hier: Hierarchies::read(),
             manager: OnceCell::new(),
+            scope: None,
         })
+    }
+
+    /// The cgroup at `path` is the systemd scope `scope` (if any).
+    pub fn with_scope(mut self, scope: Option<Scope>) -> Cgroup {
+        self.scope = scope;
+        self
     }
 
     fn manager(&self) -> Result<&AnyCgroupManager> {
@@ -132,6 +144,9 @@ impl Cgroup {
 
     /// Joins `pid` to every hierarchy (v1: controllers, named ones, cgroup2).
     pub fn add(&self, pid: Pid) -> Result<()> {
+        if let Some(s) = &self.scope {
+            return s.start(&self.id, pid);
+        }
         if self.direct_v1() {
             return v1::join(&self.hier, &self.path, pid);
         }
@@ -143,6 +158,10 @@ impl Cgroup {
     pub fn apply(&self, resources: &LinuxResources, devices: &[LinuxDeviceCgroup]) -> Result<()> {
         if resources.unified().as_ref().is_some_and(|u| !u.is_empty()) && self.hier.has_v1() {
             anyhow::bail!("linux.resources.unified: cannot use unified on cgroup v1");
+        }
+        if let Some(s) = &self.scope {
+            // Unit properties first, then every file, as runc.
+            s.set_properties(&self.id, resources)?;
         }
         let mut r = resources.clone();
         let rules = all_rules(resources, devices);
@@ -253,6 +272,9 @@ impl Cgroup {
     }
 
     pub fn remove_all(&self) -> Result<()> {
+        if let Some(s) = &self.scope {
+            s.stop(&self.id)?;
+        }
         teardown_in(&self.hier, &self.path)
     }
 

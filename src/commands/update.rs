@@ -139,7 +139,9 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
     };
     c.status().can_update()?;
     crate::failpoint!("update.loaded");
-    Cgroup::open(&c.state.cgroup_path, &a.id, false)?.apply(&r, &[])?;
+    Cgroup::open(&c.state.cgroup_path, &a.id, false)?
+        .with_scope(c.state.systemd.clone())
+        .apply(&r, &[])?;
     crate::failpoint!("update.applied");
     Ok(())
 }
