@@ -4,7 +4,8 @@
 # (systemctl show, the scope's cgroup files, nothing left after delete), and
 # the same with runc as the oracle where it applies.
 # Usage: hack/vm run --systemd --timeout 600 -- tests/vm/systemd.sh
-# TONG_PROFILE=debug to use the debug build (default: release).
+# TONG_PROFILE=debug to use the debug build (default: release);
+# TONG_TEST_SYSTEMD_CLIENTS=1 adds Podman with cgroup_manager=systemd.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 tong=$(hack/tong-path "${TONG_PROFILE:-release}" tong)
@@ -108,8 +109,18 @@ PY
 (cd "$work/bundle" && "$tong" --root "$work/state-f" --systemd-cgroup run fail-$$ </dev/null >/dev/null 2>&1) && fail "a missing program ran"
 gone tongf-x.scope /sys/fs/cgroup/system.slice/tongf-x.scope && ok "failed run: no scope left" || fail "failed run left tongf-x.scope"
 
-if [ -z "${SKIP_CLIENTS:-}" ] && command -v podman >/dev/null; then
-	tests/vm/systemd-clients.sh "$tong" || fails=$((fails + 1))
+# Podman with its systemd cgroup manager (a subset of tests/clients/podman.sh that
+# fits the TCG budget), opt-in: TONG_TEST_SYSTEMD_CLIENTS=1 (its foreground
+# `podman run` timed out after 20 s in the guest, `run -d` passed). containerd's client test reads cgroup v1 paths and
+# dockerd is not installed: neither runs here yet.
+if [ "${TONG_TEST_SYSTEMD_CLIENTS:-0}" = 1 ]; then
+	t0=$SECONDS
+	if tests/clients/podman.sh --runtime "$tong" --systemd-cgroup \
+		--only "${PODMAN_ONLY:-run_foreground|exit_code\$|run_detach_name|exec\$|limits|pause_unpause|ps|stop_timeout|rm\$}"; then
+		ok "podman (systemd cgroup manager) with tong ($((SECONDS - t0)) s)"
+	else
+		fail "podman (systemd cgroup manager) with tong"
+	fi
 fi
 echo
 if [ $fails -eq 0 ]; then echo "systemd: all passed ($SECONDS s)"; else echo "systemd: $fails failed ($SECONDS s)"; fi
