@@ -110,8 +110,9 @@ PY
 gone tongf-x.scope /sys/fs/cgroup/system.slice/tongf-x.scope && ok "failed run: no scope left" || fail "failed run left tongf-x.scope"
 
 # Podman with its systemd cgroup manager (a subset of tests/clients/podman.sh that
-# fits the TCG budget), opt-in: TONG_TEST_SYSTEMD_CLIENTS=1 (its foreground
-# `podman run` timed out after 20 s in the guest, `run -d` passed). containerd's client test reads cgroup v1 paths and
+# fits the TCG budget), opt-in: TONG_TEST_SYSTEMD_CLIENTS=1 (a foreground
+# `podman run --rm` prints its output, then does not return within 20 s in the
+# guest; run -d and limits pass). containerd's client test reads cgroup v1 paths and
 # dockerd is not installed: neither runs here yet.
 if [ "${TONG_TEST_SYSTEMD_CLIENTS:-0}" = 1 ]; then
 	t0=$SECONDS
