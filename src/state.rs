@@ -31,6 +31,10 @@ pub struct State {
     pub annotations: HashMap<String, String>,
     /// The cgroupsPath in use, as given to libcgroups.
     pub cgroup_path: PathBuf,
+    /// --systemd-cgroup: the transient scope holding `cgroup_path`
+    /// (update sets its properties, delete stops it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<crate::cgroups::Scope>,
     /// Whether this container created its cgroup (and so removes it on delete).
     #[serde(default)]
     pub owns_cgroup: bool,

@@ -18,6 +18,9 @@ pub struct Plan {
     pub rootfs: PathBuf,
     pub ns: NsPlan,
     pub cgroup_path: PathBuf,
+    /// --systemd-cgroup: the scope whose cgroup `cgroup_path` is (set by
+    /// `container::load_plan`).
+    pub systemd: Option<crate::cgroups::Scope>,
     /// linux.seccomp, compiled (a profile that does not compile is refused here).
     pub seccomp: Option<tong_seccomp::Filter>,
     /// `spec.mounts`, index for index: the parsed options and idmapping.
@@ -105,6 +108,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
         rootfs,
         ns,
         cgroup_path,
+        systemd: None,
         seccomp,
         mounts,
     })

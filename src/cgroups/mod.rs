@@ -5,6 +5,7 @@
 
 mod devices_bpf;
 mod hierarchy;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -17,6 +18,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
+pub use systemd::Scope;
 
 /// Which cgroup drivers this build has: the one place `features` and
 /// `create` (--systemd-cgroup) read it from. A driver added here (systemd)
@@ -32,7 +34,7 @@ pub struct Support {
 pub const SUPPORT: Support = Support {
     v1: true,
     v2: true,
-    systemd: false,
+    systemd: true,
     systemd_user: false,
     rdma: false,
 };
@@ -74,6 +76,9 @@ pub struct Cgroup {
     systemd: bool,
     hier: Hierarchies,
     manager: OnceCell<AnyCgroupManager>,
+    /// --systemd-cgroup: the transient scope whose cgroup `path` is
+    /// (`systemd.rs`); systemd makes it, sets its properties, removes it.
+    scope: Option<Scope>,
 }
 
 impl Cgroup {
@@ -84,7 +89,14 @@ impl Cgroup {
             systemd,
             hier: Hierarchies::read(),
             manager: OnceCell::new(),
+            scope: None,
         })
+    }
+
+    /// The cgroup at `path` is the systemd scope `scope` (if any).
+    pub fn with_scope(mut self, scope: Option<Scope>) -> Cgroup {
+        self.scope = scope;
+        self
     }
 
     fn manager(&self) -> Result<&AnyCgroupManager> {
@@ -156,6 +168,10 @@ impl Cgroup {
     /// v2, where libcgroups joins as before. `create`: make the directories
     /// (false for a container's existing cgroup).
     pub fn prepare_self_join(&self, create: bool) -> Result<Option<SelfJoin>> {
+        if self.scope.is_some() {
+            // systemd makes the scope's cgroup and moves the pid into it.
+            return Ok(None);
+        }
         if let (Some(dir), Some(mount)) = (self.direct_v2(), self.v2_mount()) {
             // Pure v2: born into the one hierarchy, nothing to join by hand.
             if create {
@@ -186,6 +202,9 @@ impl Cgroup {
 
     /// Joins `pid` to every hierarchy (v1: controllers, named ones, cgroup2).
     pub fn add(&self, pid: Pid) -> Result<()> {
+        if let Some(s) = &self.scope {
+            return s.start(&self.id, pid);
+        }
         if self.direct_v1() {
             return v1::join(&self.hier, &self.path, pid);
         }
@@ -201,6 +220,10 @@ impl Cgroup {
     pub fn apply(&self, resources: &LinuxResources, devices: &[LinuxDeviceCgroup]) -> Result<()> {
         if resources.unified().as_ref().is_some_and(|u| !u.is_empty()) && self.hier.has_v1() {
             anyhow::bail!("linux.resources.unified: cannot use unified on cgroup v1");
+        }
+        if let Some(s) = &self.scope {
+            // Unit properties first, then every file, as runc.
+            s.set_properties(&self.id, resources)?;
         }
         let mut r = resources.clone();
         let rules = all_rules(resources, devices);
@@ -315,6 +338,9 @@ impl Cgroup {
     }
 
     pub fn remove_all(&self) -> Result<()> {
+        if let Some(s) = &self.scope {
+            s.stop(&self.id)?;
+        }
         teardown_in(&self.hier, &self.path)
     }
 

@@ -46,7 +46,6 @@ impl Global {
         crate::container::CreateOpts {
             root: &self.root,
             id: &a.id,
-            systemd_cgroup: self.systemd_cgroup,
             pid_file: a.pid_file.as_deref(),
             console_socket: a.console_socket.as_deref(),
             no_pivot: a.no_pivot,

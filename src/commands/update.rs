@@ -139,7 +139,8 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
     };
     c.status().can_update()?;
     crate::failpoint!("update.loaded");
-    let cg = Cgroup::open(&c.state.cgroup_path, &a.id, false)?;
+    let cg = Cgroup::open(&c.state.cgroup_path, &a.id, false)?
+        .with_scope(c.state.systemd.clone());
     cg.apply(&r, &[])?;
     if r.devices().is_some() {
         // v2's eBPF program (v1 wrote the rules in `apply`).

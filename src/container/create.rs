@@ -19,7 +19,6 @@ use std::path::Path;
 pub struct CreateOpts<'a> {
     pub root: &'a Path,
     pub id: &'a str,
-    pub systemd_cgroup: bool,
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
     pub no_pivot: bool,
@@ -41,10 +40,20 @@ pub struct Created {
 /// Checks the id and flags, then loads and validates the bundle.
 pub fn load_plan(bundle: &Path, id: &str, systemd_cgroup: bool) -> Result<Plan> {
     paths::validate_id(id)?;
-    if systemd_cgroup && !crate::cgroups::SUPPORT.systemd {
-        bail!("systemd not running on this host, cannot use systemd cgroups manager");
+    let mut plan = bundle::load(bundle, id)?;
+    if systemd_cgroup {
+        // runc's order: the cgroupsPath's form, then systemd itself.
+        let raw = plan.linux().and_then(|l| l.cgroups_path().clone());
+        let scope = cgroups::Scope::parse(raw.as_deref(), id)?;
+        if !crate::cgroups::SUPPORT.systemd || !cgroups::systemd::running() {
+            bail!("systemd not running on this host, cannot use systemd cgroups manager");
+        }
+        if !nix::unistd::geteuid().is_root() || cgroups::Hierarchies::read().has_v1() {
+            bail!("the systemd cgroup driver needs root on a cgroup v2 host");
+        }
+        plan.cgroup_path = scope.cgroup_path()?;
+        plan.systemd = Some(scope);
     }
-    let plan = bundle::load(bundle, id)?;
     debug!(
         "bundle {} loaded, rootfs {}",
         plan.bundle.display(),
@@ -115,6 +124,7 @@ impl<'a> Launch<'a> {
                 .into_iter()
                 .collect(),
             cgroup_path: plan.cgroup_path.clone(),
+            systemd: plan.systemd.clone(),
             owns_cgroup: true,
             hooks: plan.spec.hooks().clone(),
             created_ok: false,
@@ -149,7 +159,8 @@ impl<'a> Launch<'a> {
     /// the returned `SelfJoin` says where it goes.
     pub fn prepare_cgroup(&mut self) -> Result<Option<SelfJoin>> {
         let plan = self.plan;
-        let cg = Cgroup::open(&plan.cgroup_path, self.opts.id, self.opts.systemd_cgroup)?;
+        let cg = Cgroup::open(&plan.cgroup_path, self.opts.id, false)?
+            .with_scope(plan.systemd.clone());
         // Before the guard owns it: a failure must not tear down someone
         // else's cgroup.
         cg.check_existing()?;
@@ -172,11 +183,9 @@ impl<'a> Launch<'a> {
     /// resources; the cgroup is removed on failure.
     pub fn join_cgroup(&mut self, pid: Pid) -> Result<()> {
         let plan = self.plan;
-        let cg = self.guard.cgroup(Cgroup::open(
-            &plan.cgroup_path,
-            self.opts.id,
-            self.opts.systemd_cgroup,
-        )?);
+        let cg = self.guard.cgroup(
+            Cgroup::open(&plan.cgroup_path, self.opts.id, false)?.with_scope(plan.systemd.clone()),
+        );
         cg.add(pid)?;
         apply_resources(plan, cg)
     }

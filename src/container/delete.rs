@@ -83,6 +83,9 @@ fn kill_and_wait(c: &Container) -> Result<()> {
 /// Removes a stopped container: its cgroup, then poststop hooks, then its state dir.
 pub fn destroy(c: &Container) -> Result<()> {
     if c.state.owns_cgroup {
+        if let Some(scope) = &c.state.systemd {
+            scope.stop(&c.state.id)?;
+        }
         crate::cgroups::teardown(&c.state.cgroup_path)?;
     }
     if let (Some(dir), true) = (&c.state.intel_rdt, c.state.owns_intel_rdt) {

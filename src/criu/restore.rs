@@ -61,7 +61,6 @@ fn restore_blocked(o: &RestoreOpts) -> Result<i32> {
     let opts = CreateOpts {
         root: o.root,
         id: &a.id,
-        systemd_cgroup: o.systemd_cgroup,
         pid_file: a.pid_file.as_deref(),
         console_socket: a.console_socket.as_deref(),
         no_pivot: a.no_pivot,

@@ -39,6 +39,8 @@ tc_usage() {
 usage: $0 [--runtime runc|/path/to/tong] [--only REGEX] [--keep] [-v]
   --runtime   runtime binary (a name in PATH or a path); default runc
   --only      run only the tests whose name matches REGEX (setup always runs)
+  --systemd-cgroup  the client drives the runtime's systemd cgroup driver
+              (systemd as PID 1, cgroup v2: hack/vm run --systemd); podman only
   --keep      keep the temp dir (daemons, mounts and containers are still cleaned)
   -v          print every command's output
 EOF
@@ -52,6 +54,7 @@ tc_parse_args() {
 		--only) TC_ONLY=$2; shift 2 ;;
 		--only=*) TC_ONLY=${1#*=}; shift ;;
 		--keep) TC_KEEP=1; shift ;;
+		--systemd-cgroup) SYSTEMD_CGROUP=1; shift ;;
 		-v) TC_VERBOSE=1; shift ;;
 		-h|--help) tc_usage; exit 0 ;;
 		*) tc_usage >&2; exit 2 ;;
@@ -63,7 +66,8 @@ tc_parse_args() {
 	# the name the tools know the runtime by: the basename of what was given
 	RUNTIME_NAME=$(basename "$RUNTIME")
 	[ -x "$RUNTIME_PATH" ] || die "runtime $RUNTIME_PATH is not executable"
-	export RUNTIME RUNTIME_PATH RUNTIME_NAME
+	SYSTEMD_CGROUP=${SYSTEMD_CGROUP:-}
+	export RUNTIME RUNTIME_PATH RUNTIME_NAME SYSTEMD_CGROUP
 }
 
 # tc_init TOOL: private temp dir, unique run id, trap.

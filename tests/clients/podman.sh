@@ -1,7 +1,7 @@
 #!/bin/bash
 # podman (+conmon) with a runc-compatible runtime, everyday scenarios.
 #
-#   tests/clients/podman.sh [--runtime runc|/path/to/tong] [--only REGEX] [-v] [--keep]
+#   tests/clients/podman.sh [--runtime runc|/path/to/tong] [--systemd-cgroup] [--only REGEX] [-v] [--keep]
 #
 # Needs (Debian 12): podman conmon netavark iptables busybox-static tmux iproute2 procps
 # Everything is private to a temp dir: --root/--runroot/--tmpdir, CONTAINERS_CONF,
@@ -14,6 +14,11 @@ tc_parse_args "$@"
 for b in podman conmon tmux ip iptables; do command -v $b >/dev/null || die "$b not installed"; done
 [ -x /usr/lib/podman/netavark ] || die "netavark not installed"
 tc_init podman
+# --systemd-cgroup: podman's systemd manager (cgroupsPath machine.slice:libpod:ID,
+# the runtime gets --systemd-cgroup); the limits and freezer checks read the
+# scope's unit properties and cgroup v2 files.
+CGMGR=cgroupfs; [ -n "$SYSTEMD_CGROUP" ] && CGMGR=systemd
+scope_dir() { echo "/sys/fs/cgroup/machine.slice/libpod-$1.scope"; }
 
 IMG=localhost/tgc-busybox:latest
 IMG2=localhost/tgc-multi:latest
@@ -30,7 +35,7 @@ cat >"$T/p/containers.conf" <<EOF
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
 
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "$CGMGR"
 events_logger = "file"
 events_logfile_path = "$T/p/events.log"
 tmp_dir = "$T/p/tmp"
@@ -68,7 +73,7 @@ mkdir -p "$T/bin"
 cat >"$T/bin/P" <<EOF
 #!/bin/sh
 exec podman --root "$T/p/root" --runroot "$T/p/runroot" --tmpdir "$T/p/tmp" \\
-	--storage-driver overlay --cgroup-manager cgroupfs --events-backend file \\
+	--storage-driver overlay --cgroup-manager $CGMGR --events-backend file \\
 	--network-config-dir "$T/p/networks" --runtime "$RUNTIME_PATH" "\$@"
 EOF
 chmod +x "$T/bin/P"
@@ -255,6 +260,17 @@ test_limits() {
 	expect_ok "run with limits" || return
 	remember lim
 	local id; id=$(cid lim)
+	if [ -n "$SYSTEMD_CGROUP" ]; then
+		local d; d=$(scope_dir "$id")
+		expect_eq 67108864 "$(systemctl show "libpod-$id.scope" -p MemoryMax --value 2>&1)" "MemoryMax"
+		expect_eq 50 "$(systemctl show "libpod-$id.scope" -p TasksMax --value 2>&1)" "TasksMax"
+		expect_eq yes "$(systemctl show "libpod-$id.scope" -p Delegate --value 2>&1)" "Delegate"
+		expect_eq "67108864 50000 100000 50" "$(cat "$d/memory.max" "$d/cpu.max" "$d/pids.max" 2>&1 | tr '\n' ' ' | sed 's/ $//')" "host memory.max cpu.max pids.max"
+		R P rm -f -t 0 lim
+		local i; for i in $(seq 50); do [ -d "$d" ] || break; sleep 0.1; done
+		[ -d "$d" ] && fail "scope cgroup left after rm: $d"
+		return 0
+	fi
 	local cg="libpod_parent/libpod-$id"
 	expect_eq 67108864 "$(cat /sys/fs/cgroup/memory/$cg/memory.limit_in_bytes 2>&1)" "host memory.limit_in_bytes"
 	expect_eq 50000 "$(cat /sys/fs/cgroup/cpu/$cg/cpu.cfs_quota_us 2>&1)" "host cpu.cfs_quota_us"
@@ -415,10 +431,18 @@ test_pause_unpause() {
 	local id; id=$(cid main)
 	R P pause main; expect_ok "pause"
 	expect_eq paused "$(state Status main)" "state paused"
-	expect_eq FROZEN "$(cat /sys/fs/cgroup/freezer/libpod_parent/libpod-$id/freezer.state 2>&1)" "freezer.state"
+	if [ -n "$SYSTEMD_CGROUP" ]; then
+		expect_eq 1 "$(cat "$(scope_dir "$id")/cgroup.freeze" 2>&1)" "cgroup.freeze"
+	else
+		expect_eq FROZEN "$(cat /sys/fs/cgroup/freezer/libpod_parent/libpod-$id/freezer.state 2>&1)" "freezer.state"
+	fi
 	R P unpause main; expect_ok "unpause"
 	expect_eq running "$(state Status main)" "state running"
-	expect_eq THAWED "$(cat /sys/fs/cgroup/freezer/libpod_parent/libpod-$id/freezer.state 2>&1)" "freezer.state"
+	if [ -n "$SYSTEMD_CGROUP" ]; then
+		expect_eq 0 "$(cat "$(scope_dir "$id")/cgroup.freeze" 2>&1)" "cgroup.freeze"
+	else
+		expect_eq THAWED "$(cat /sys/fs/cgroup/freezer/libpod_parent/libpod-$id/freezer.state 2>&1)" "freezer.state"
+	fi
 	R P exec main true; expect_ok "exec after unpause"
 }
 
