@@ -30,6 +30,10 @@ pub struct CreateOpts<'a> {
     /// NOTIFY_SOCKET was given: the state dir gets the notify directory the
     /// plan binds at /run/notify (`notify::add_to_plan`).
     pub notify: bool,
+    /// --rootless (runc's rootless cgroup manager): a cgroup the caller may
+    /// not write is skipped, or refused if the config needs it
+    /// (`rootless::cgroup_path`).
+    pub rootless_cgroups: bool,
 }
 
 pub struct Created {
@@ -99,6 +103,9 @@ impl<'a> Launch<'a> {
     /// first state.json before anything else exists, so that whatever
     /// follows can be found and removed by `delete --force`.
     pub fn begin(opts: &'a CreateOpts<'a>, plan: &'a Plan) -> Result<Launch<'a>> {
+        // Decided before anything exists; an empty path means no cgroup.
+        let cgroup =
+            crate::rootless::cgroup_path(plan, opts.rootless_cgroups && !opts.systemd_cgroup)?;
         let state = State {
             id: opts.id.to_string(),
             oci_version: plan.spec.version().clone(),
@@ -114,8 +121,8 @@ impl<'a> Launch<'a> {
                 .unwrap_or_default()
                 .into_iter()
                 .collect(),
-            cgroup_path: plan.cgroup_path.clone(),
-            owns_cgroup: true,
+            owns_cgroup: cgroup.is_some(),
+            cgroup_path: cgroup.unwrap_or_default(),
             hooks: plan.spec.hooks().clone(),
             created_ok: false,
             process: plan.spec.process().clone(),
@@ -149,6 +156,9 @@ impl<'a> Launch<'a> {
     /// the returned `SelfJoin` says where it goes.
     pub fn prepare_cgroup(&mut self) -> Result<Option<SelfJoin>> {
         let plan = self.plan;
+        if !self.has_cgroup() {
+            return Ok(None);
+        }
         let cg = self.guard.cgroup(Cgroup::open(
             &plan.cgroup_path,
             self.opts.id,
@@ -161,7 +171,7 @@ impl<'a> Launch<'a> {
         };
         if self_join.is_some() {
             // The cgroup is complete before anyone is in it.
-            apply_resources(plan, cg)?;
+            apply_resources(plan, cg, self.opts.rootless_cgroups)?;
         }
         crate::failpoint!("create.cgroup");
         Ok(self_join)
@@ -172,13 +182,21 @@ impl<'a> Launch<'a> {
     /// resources; the cgroup is removed on failure.
     pub fn join_cgroup(&mut self, pid: Pid) -> Result<()> {
         let plan = self.plan;
+        if !self.has_cgroup() {
+            return Ok(());
+        }
         let cg = self.guard.cgroup(Cgroup::open(
             &plan.cgroup_path,
             self.opts.id,
             self.opts.systemd_cgroup,
         )?);
         cg.add(pid)?;
-        apply_resources(plan, cg)
+        apply_resources(plan, cg, false)
+    }
+
+    /// False when a rootless runtime could not have one (`rootless::cgroup_path`).
+    fn has_cgroup(&self) -> bool {
+        !self.container.state.cgroup_path.as_os_str().is_empty()
     }
 
     /// The container's process `pid` (our child) is killed on failure.
@@ -195,13 +213,15 @@ impl<'a> Launch<'a> {
         born_in_cgroup: bool,
     ) -> Result<()> {
         let plan = self.plan;
-        let cg = self.guard.cgroup_ref().context("cgroup not prepared")?;
-        match self_join {
-            Some(s) if !born_in_cgroup => s.join_unified(pid)?,
-            Some(_) => {}
-            None => {
-                cg.add(pid)?;
-                apply_resources(plan, cg)?;
+        if self.has_cgroup() {
+            let cg = self.guard.cgroup_ref().context("cgroup not prepared")?;
+            match self_join {
+                Some(s) if !born_in_cgroup => s.join_unified(pid)?,
+                Some(_) => {}
+                None => {
+                    cg.add(pid)?;
+                    apply_resources(plan, cg, self.opts.rootless_cgroups)?;
+                }
             }
         }
         if plan.ns.is_new(T::User) {
@@ -310,9 +330,16 @@ fn self_join_possible(plan: &Plan) -> bool {
             .all(|t| plan.ns.get(*t).is_none_or(|n| n.path.is_none()))
 }
 
-fn apply_resources(plan: &Plan, cg: &Cgroup) -> Result<()> {
+/// Resources and device rules; a rootless runtime (in a delegated cgroup)
+/// leaves the device rules out, as runc: writing devices.* or attaching a
+/// device program needs privilege it does not have.
+fn apply_resources(plan: &Plan, cg: &Cgroup, rootless: bool) -> Result<()> {
     let l = plan.linux();
-    let resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
+    let mut resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
+    if rootless {
+        resources.set_devices(None);
+        return cg.apply_rootless(&resources);
+    }
     let devices = cgroups::device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));
     cg.apply(&resources, &devices)?;
     cg.restrict_devices(&resources, &devices)

@@ -106,7 +106,17 @@ pub fn destroy(c: &Container) -> Result<()> {
 /// signal is delivered.
 pub fn signal_all(c: &Container, sig: i32) -> Result<()> {
     let paused = c.status() == Status::Paused;
-    let pids = crate::cgroups::pids_of(&c.state.cgroup_path);
+    let pids = if c.state.cgroup_path.as_os_str().is_empty() && c.init_alive() {
+        // Rootless without a cgroup: the init's process tree.
+        let own_ns = c
+            .state
+            .namespaces
+            .contains(&oci_spec::runtime::LinuxNamespaceType::Pid);
+        let tree = crate::rootless::container_pids(c.state.pid, own_ns);
+        tree.into_iter().map(nix::unistd::Pid::from_raw).collect()
+    } else {
+        crate::cgroups::pids_of(&c.state.cgroup_path)
+    };
     for pid in &pids {
         let _ = nix::sys::signal::kill(*pid, nix::sys::signal::Signal::try_from(sig).ok());
     }
