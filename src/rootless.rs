@@ -54,7 +54,11 @@ pub fn xdg_runtime_dir() -> Option<PathBuf> {
 /// is made: `Some(path)` when the caller may write it (a delegated subtree),
 /// `None` (no cgroup at all, as runc) when it may not and the config asks for
 /// no limits and names no cgroupsPath; otherwise runc's refusal.
-pub fn cgroup_path(plan: &crate::bundle::Plan, rootless: bool) -> Result<Option<PathBuf>> {
+pub fn cgroup_path(
+    plan: &crate::bundle::Plan,
+    id: &str,
+    rootless: bool,
+) -> Result<Option<PathBuf>> {
     if !rootless || writable(&plan.cgroup_path) {
         return Ok(Some(plan.cgroup_path.clone()));
     }
@@ -62,6 +66,13 @@ pub fn cgroup_path(plan: &crate::bundle::Plan, rootless: bool) -> Result<Option<
     let explicit = l
         .and_then(|l| l.cgroups_path().as_ref())
         .is_some_and(|p| !p.as_os_str().is_empty());
+    if !explicit {
+        // runc (fs2) without a cgroupsPath: beside our own cgroup, which a
+        // delegated subtree (a systemd user session) lets us write.
+        if let Some(p) = beside_own_cgroup(id).filter(|p| writable(p)) {
+            return Ok(Some(p));
+        }
+    }
     let limits = l
         .and_then(|l| l.resources().clone())
         .is_some_and(|r| needs_controllers(&r));
@@ -136,6 +147,16 @@ pub fn container_pids(init: i32, own_pidns: bool) -> Vec<i32> {
     }
     out.sort_unstable();
     out
+}
+
+/// On a pure cgroup v2 host: the sibling `name` of our own cgroup.
+fn beside_own_cgroup(name: &str) -> Option<PathBuf> {
+    if crate::cgroups::Hierarchies::read().has_v1() {
+        return None;
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(Path::new(own).parent()?.join(name))
 }
 
 /// Limits other than device rules (which a rootless runtime cannot enforce

@@ -104,8 +104,11 @@ impl<'a> Launch<'a> {
     /// follows can be found and removed by `delete --force`.
     pub fn begin(opts: &'a CreateOpts<'a>, plan: &'a Plan) -> Result<Launch<'a>> {
         // Decided before anything exists; an empty path means no cgroup.
-        let cgroup =
-            crate::rootless::cgroup_path(plan, opts.rootless_cgroups && !opts.systemd_cgroup)?;
+        let cgroup = crate::rootless::cgroup_path(
+            plan,
+            opts.id,
+            opts.rootless_cgroups && !opts.systemd_cgroup,
+        )?;
         let state = State {
             id: opts.id.to_string(),
             oci_version: plan.spec.version().clone(),

@@ -53,13 +53,23 @@ import json, sys
 c = json.load(open(sys.argv[1])); del c["linux"]["cgroupsPath"]; json.dump(c, open(sys.argv[1], "w"))
 PY
 out=$(as_user "$tong" run c2 2>&1)
+grep -q "^0::${dg#/sys/fs/cgroup}/c2\$" <<<"$out" && grep -qx 7 <<<"$out" && ok "no cgroupsPath + limits: beside its own cgroup, pids.max 7" || fail "no cgroupsPath + limits: $out"
+# Not delegated at all (this shell back in the root cgroup): limits refused,
+# none: no cgroup.
+echo $$ > /sys/fs/cgroup/cgroup.procs
+out=$(as_user "$tong" run c4 2>&1)
 grep -q "rootless needs no limits" <<<"$out" && ok "not delegated + limits: refused" || fail "not delegated + limits: $out"
 python3 - "$b/config.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1])); del c["linux"]["resources"]; json.dump(c, open(sys.argv[1], "w"))
 PY
+out=$(as_user "$tong" run c5 2>&1)
+grep -q "^0::/\$" <<<"$out" && ok "not delegated, no limits: no cgroup of its own" || fail "not delegated, no limits: $out"
+echo $$ > "$dg/shell/cgroup.procs"
 out=$(as_user "$tong" run c3 2>&1)
-grep -q "^0::/rl.*/shell" <<<"$out" && ok "not delegated, no limits: no cgroup of its own" || fail "not delegated, no limits: $out"
+# runc's rule without cgroupsPath: beside its own cgroup, here delegated.
+grep -q "^0::${dg#/sys/fs/cgroup}/c3\$" <<<"$out" && ok "no cgroupsPath, no limits: beside its own cgroup (as runc)" || fail "no cgroupsPath, no limits: $out"
+[ -d "$dg/c3" ] && fail "$dg/c3 left after run" || ok "c3 removed after run"
 runc_out=$(as_user runc run r3 2>&1) && ok "runc agrees: $(grep '^0::' <<<"$runc_out")" || echo "note runc: $runc_out"
 echo "rootless-v2: $fails failure(s)"
 exit $((fails > 0))
