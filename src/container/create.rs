@@ -163,7 +163,7 @@ impl<'a> Launch<'a> {
             return Ok(None);
         }
         let cg = self.guard.cgroup(Cgroup::open(
-            &plan.cgroup_path,
+            &self.container.state.cgroup_path,
             self.opts.id,
             self.opts.systemd_cgroup,
         )?);
@@ -189,7 +189,7 @@ impl<'a> Launch<'a> {
             return Ok(());
         }
         let cg = self.guard.cgroup(Cgroup::open(
-            &plan.cgroup_path,
+            &self.container.state.cgroup_path,
             self.opts.id,
             self.opts.systemd_cgroup,
         )?);
