@@ -25,6 +25,7 @@ mod pidfd_socket;
 mod process;
 mod resctrl;
 mod rootfs;
+mod rootless;
 mod safe_fs;
 mod signals;
 mod start_socket;
@@ -102,6 +103,7 @@ fn main() {
     let g = Global {
         root: cli.root.clone().unwrap_or_else(paths::default_root),
         systemd_cgroup: cli.systemd_cgroup,
+        rootless: cli.rootless.clone(),
     };
     // runc names the command that failed for create, run and exec.
     let prefix = match &command {

@@ -131,21 +131,14 @@ impl ParentJoin {
     }
 }
 
-/// Writes uid_map and gid_map of a child in a new user namespace.
+/// Writes uid_map and gid_map of a child in a new user namespace (directly,
+/// or through newuidmap/newgidmap: `rootless::write_id_map`).
 pub fn write_id_maps(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<()> {
-    let fmt = |m: &[LinuxIdMapping]| {
-        m.iter()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect::<String>()
-    };
     if uids.is_empty() || gids.is_empty() {
         bail!("user namespace requires linux.uidMappings and linux.gidMappings");
     }
-    for (file, data) in [("uid_map", fmt(uids)), ("gid_map", fmt(gids))] {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, data).with_context(|| format!("write {path}"))?;
-    }
-    Ok(())
+    crate::rootless::write_id_map(pid, false, uids)?;
+    crate::rootless::write_id_map(pid, true, gids)
 }
 
 #[cfg(test)]

@@ -3,15 +3,13 @@
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
-/// `/run/tong` as root; `$XDG_RUNTIME_DIR/tong` only for a non-root caller with a
-/// non-empty XDG_RUNTIME_DIR (conmon leaks `XDG_RUNTIME_DIR=` as root).
+/// `/run/tong` as root; `$XDG_RUNTIME_DIR/tong` when runc would use its own
+/// there (`rootless::xdg_runtime_dir`).
 pub fn default_root() -> PathBuf {
-    if !nix::unistd::geteuid().is_root() {
-        if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir).join("tong");
-        }
+    match crate::rootless::xdg_runtime_dir() {
+        Some(dir) => dir.join("tong"),
+        None => PathBuf::from("/run/tong"),
     }
-    PathBuf::from("/run/tong")
 }
 
 /// Refuses ids that could escape the root or confuse tools: runc's rule

@@ -252,6 +252,15 @@ impl Cgroup {
         self.apply_libcgroups(&r)
     }
 
+    /// A rootless runtime in a cgroup delegated to it: the limits alone, no
+    /// device rules (runc ignores them rootless: they need privilege).
+    pub fn apply_rootless(&self, r: &LinuxResources) -> Result<()> {
+        if !beyond_devices(r) {
+            return Ok(());
+        }
+        self.apply_libcgroups(r)
+    }
+
     fn apply_libcgroups(&self, r: &LinuxResources) -> Result<()> {
         let opt = ControllerOpt {
             resources: r,

@@ -8,6 +8,6 @@ use anyhow::Result;
 
 pub fn create(g: &Global, a: &CreateArgs) -> Result<()> {
     let plan = g.load_plan(a)?;
-    container::create(&g.create_opts(a), &plan, None)?;
+    container::create(&g.create_opts(a)?, &plan, None)?;
     Ok(())
 }

@@ -389,6 +389,7 @@ pub fn events(root: &Path, id: &str, stats_once: bool, interval: &str) -> Result
     let every = parse_interval(interval)?;
     let c = Container::load(root, id)?;
     c.status().can_watch(id)?;
+    crate::rootless::require_cgroup(&c.state.cgroup_path)?;
     let cg = Cgroup::open(&c.state.cgroup_path, id, false)?;
     let path = c.state.cgroup_path.clone();
     let (pid, start) = (c.state.pid, c.state.pid_start_time);

@@ -25,6 +25,8 @@ use std::path::PathBuf;
 pub struct Global {
     pub root: PathBuf,
     pub systemd_cgroup: bool,
+    /// --rootless as given (`rootless::cgroups` reads it).
+    pub rootless: Option<String>,
 }
 
 impl Global {
@@ -42,8 +44,8 @@ impl Global {
     pub fn create_opts<'a>(
         &'a self,
         a: &'a crate::cli::CreateArgs,
-    ) -> crate::container::CreateOpts<'a> {
-        crate::container::CreateOpts {
+    ) -> anyhow::Result<crate::container::CreateOpts<'a>> {
+        Ok(crate::container::CreateOpts {
             root: &self.root,
             id: &a.id,
             pid_file: a.pid_file.as_deref(),
@@ -53,6 +55,7 @@ impl Global {
             preserve_fds: a.preserve_fds,
             pidfd_socket: a.pidfd_socket.as_deref(),
             notify: crate::notify::host_socket().is_some(),
-        }
+            rootless_cgroups: crate::rootless::cgroups(self.rootless.as_deref())?,
+        })
     }
 }

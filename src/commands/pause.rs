@@ -13,6 +13,7 @@ pub fn pause(root: &Path, id: &str, frozen: bool) -> Result<()> {
         c.status().can_resume()?;
     }
     crate::failpoint!("pause.loaded");
+    crate::rootless::require_cgroup(&c.state.cgroup_path)?;
     Cgroup::open(&c.state.cgroup_path, id, false)?.freeze(frozen)?;
     crate::failpoint!("pause.frozen");
     Ok(())

@@ -14,8 +14,22 @@ pub fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()>
         "json" => ListFormat::Json,
         _ => bail!("invalid format option"),
     };
-    let cg = Cgroup::open(&c.state.cgroup_path, id, false)?;
-    let mut pids: Vec<i32> = cg.pids()?.iter().map(|p| p.as_raw()).collect();
+    let mut pids: Vec<i32> = if c.state.cgroup_path.as_os_str().is_empty() {
+        // Rootless without a cgroup: the init's process tree.
+        if c.init_alive() {
+            crate::rootless::container_pids(
+                c.state.pid,
+                c.state
+                    .namespaces
+                    .contains(&oci_spec::runtime::LinuxNamespaceType::Pid),
+            )
+        } else {
+            Vec::new()
+        }
+    } else {
+        let cg = Cgroup::open(&c.state.cgroup_path, id, false)?;
+        cg.pids()?.iter().map(|p| p.as_raw()).collect()
+    };
     pids.sort_unstable();
     if format == ListFormat::Json {
         // runc encodes no processes as Go's nil slice: null.

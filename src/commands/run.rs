@@ -22,7 +22,7 @@ fn run_blocked(g: &Global, a: &RunArgs) -> Result<i32> {
         true => tty::relay_pair().map(|(x, y)| (Some(x), Some(y)))?,
         false => (None, None),
     };
-    let created = container::create(&g.create_opts(c), &plan, theirs)?;
+    let created = container::create(&g.create_opts(c)?, &plan, theirs)?;
     let pid = created.pid;
     let checkpoint = || -> Result<()> {
         crate::failpoint!("run.created");

@@ -29,6 +29,10 @@ pub struct CreateOpts<'a> {
     /// NOTIFY_SOCKET was given: the state dir gets the notify directory the
     /// plan binds at /run/notify (`notify::add_to_plan`).
     pub notify: bool,
+    /// --rootless (runc's rootless cgroup manager): a cgroup the caller may
+    /// not write is skipped, or refused if the config needs it
+    /// (`rootless::cgroup_path`).
+    pub rootless_cgroups: bool,
 }
 
 pub struct Created {
@@ -108,6 +112,12 @@ impl<'a> Launch<'a> {
     /// first state.json before anything else exists, so that whatever
     /// follows can be found and removed by `delete --force`.
     pub fn begin(opts: &'a CreateOpts<'a>, plan: &'a Plan) -> Result<Launch<'a>> {
+        // Decided before anything exists; an empty path means no cgroup.
+        let cgroup = crate::rootless::cgroup_path(
+            plan,
+            opts.id,
+            opts.rootless_cgroups && plan.systemd.is_none(),
+        )?;
         let state = State {
             id: opts.id.to_string(),
             oci_version: plan.spec.version().clone(),
@@ -123,9 +133,9 @@ impl<'a> Launch<'a> {
                 .unwrap_or_default()
                 .into_iter()
                 .collect(),
-            cgroup_path: plan.cgroup_path.clone(),
+            owns_cgroup: cgroup.is_some(),
+            cgroup_path: cgroup.unwrap_or_default(),
             systemd: plan.systemd.clone(),
-            owns_cgroup: true,
             hooks: plan.spec.hooks().clone(),
             created_ok: false,
             process: plan.spec.process().clone(),
@@ -159,7 +169,10 @@ impl<'a> Launch<'a> {
     /// the returned `SelfJoin` says where it goes.
     pub fn prepare_cgroup(&mut self) -> Result<Option<SelfJoin>> {
         let plan = self.plan;
-        let cg = Cgroup::open(&plan.cgroup_path, self.opts.id, false)?
+        if !self.has_cgroup() {
+            return Ok(None);
+        }
+        let cg = Cgroup::open(&self.container.state.cgroup_path, self.opts.id, false)?
             .with_scope(plan.systemd.clone());
         // Before the guard owns it: a failure must not tear down someone
         // else's cgroup.
@@ -172,7 +185,7 @@ impl<'a> Launch<'a> {
         };
         if self_join.is_some() {
             // The cgroup is complete before anyone is in it.
-            apply_resources(plan, cg)?;
+            apply_resources(plan, cg, self.opts.rootless_cgroups)?;
         }
         crate::failpoint!("create.cgroup");
         Ok(self_join)
@@ -183,11 +196,20 @@ impl<'a> Launch<'a> {
     /// resources; the cgroup is removed on failure.
     pub fn join_cgroup(&mut self, pid: Pid) -> Result<()> {
         let plan = self.plan;
+        if !self.has_cgroup() {
+            return Ok(());
+        }
         let cg = self.guard.cgroup(
-            Cgroup::open(&plan.cgroup_path, self.opts.id, false)?.with_scope(plan.systemd.clone()),
+            Cgroup::open(&self.container.state.cgroup_path, self.opts.id, false)?
+                .with_scope(plan.systemd.clone()),
         );
         cg.add(pid)?;
-        apply_resources(plan, cg)
+        apply_resources(plan, cg, false)
+    }
+
+    /// False when a rootless runtime could not have one (`rootless::cgroup_path`).
+    fn has_cgroup(&self) -> bool {
+        !self.container.state.cgroup_path.as_os_str().is_empty()
     }
 
     /// The container's process `pid` (our child) is killed on failure.
@@ -204,13 +226,15 @@ impl<'a> Launch<'a> {
         born_in_cgroup: bool,
     ) -> Result<()> {
         let plan = self.plan;
-        let cg = self.guard.cgroup_ref().context("cgroup not prepared")?;
-        match self_join {
-            Some(s) if !born_in_cgroup => s.join_unified(pid)?,
-            Some(_) => {}
-            None => {
-                cg.add(pid)?;
-                apply_resources(plan, cg)?;
+        if self.has_cgroup() {
+            let cg = self.guard.cgroup_ref().context("cgroup not prepared")?;
+            match self_join {
+                Some(s) if !born_in_cgroup => s.join_unified(pid)?,
+                Some(_) => {}
+                None => {
+                    cg.add(pid)?;
+                    apply_resources(plan, cg, self.opts.rootless_cgroups)?;
+                }
             }
         }
         if plan.ns.is_new(T::User) {
@@ -319,9 +343,16 @@ fn self_join_possible(plan: &Plan) -> bool {
             .all(|t| plan.ns.get(*t).is_none_or(|n| n.path.is_none()))
 }
 
-fn apply_resources(plan: &Plan, cg: &Cgroup) -> Result<()> {
+/// Resources and device rules; a rootless runtime (in a delegated cgroup)
+/// leaves the device rules out, as runc: writing devices.* or attaching a
+/// device program needs privilege it does not have.
+fn apply_resources(plan: &Plan, cg: &Cgroup, rootless: bool) -> Result<()> {
     let l = plan.linux();
-    let resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
+    let mut resources = l.and_then(|l| l.resources().clone()).unwrap_or_default();
+    if rootless {
+        resources.set_devices(None);
+        return cg.apply_rootless(&resources);
+    }
     let devices = cgroups::device_rules(l.and_then(|l| l.devices().as_deref()).unwrap_or(&[]));
     cg.apply(&resources, &devices)?;
     cg.restrict_devices(&resources, &devices)

@@ -109,9 +109,19 @@ pub fn destroy(c: &Container) -> Result<()> {
 /// signal is delivered.
 pub fn signal_all(c: &Container, sig: i32) -> Result<()> {
     let paused = c.status() == Status::Paused;
-    let killed = sig == libc::SIGKILL && crate::cgroups::kill_all(&c.state.cgroup_path);
+    let no_cgroup = c.state.cgroup_path.as_os_str().is_empty();
+    let killed =
+        sig == libc::SIGKILL && !no_cgroup && crate::cgroups::kill_all(&c.state.cgroup_path);
     let pids = if killed {
         Vec::new()
+    } else if no_cgroup && c.init_alive() {
+        // Rootless without a cgroup: the init's process tree.
+        let own_ns = c
+            .state
+            .namespaces
+            .contains(&oci_spec::runtime::LinuxNamespaceType::Pid);
+        let tree = crate::rootless::container_pids(c.state.pid, own_ns);
+        tree.into_iter().map(nix::unistd::Pid::from_raw).collect()
     } else {
         crate::cgroups::pids_of(&c.state.cgroup_path)
     };

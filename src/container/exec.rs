@@ -65,21 +65,33 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     // The child must not inherit the state lock.
     drop(c);
     let (parent, chan) = sync::pair()?;
+    let no_cgroup = cgroup_path.as_os_str().is_empty();
+    let mut late_pidns = false;
     let saved_pidns = if has_pidns {
         let own = std::fs::File::open("/proc/self/ns/pid_for_children")?;
         // SAFETY: setns(2) on a pidfd.
-        if unsafe { libc::setns(init_pidfd.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .context("enter the container's pid namespace");
+        if unsafe { libc::setns(init_pidfd.as_raw_fd(), libc::CLONE_NEWPID) } == 0 {
+            Some(own)
+        } else {
+            let e = std::io::Error::last_os_error();
+            // Rootless: the pid namespace belongs to the container's user
+            // namespace, where we have no privilege. The child joins both
+            // and forks the process beside itself (`ExecChildArgs::late_pidns`).
+            if e.raw_os_error() != Some(libc::EPERM) || !in_userns {
+                return Err(e).context("enter the container's pid namespace");
+            }
+            late_pidns = true;
+            None
         }
-        Some(own)
     } else {
         None
     };
     // The child moves itself into the v1 hierarchies and is born into the
     // cgroup2 one: no pid written to cgroup.procs (see cgroups::v1::write_procs).
     // Not with --cgroup: the parent moves it on to sub-cgroups, after the join.
-    let self_join = if o.sub_cgroups.is_empty() {
+    let self_join = if no_cgroup {
+        None
+    } else if o.sub_cgroups.is_empty() {
         cgroup.prepare_self_join(false)?
     } else {
         None
@@ -108,6 +120,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
             chan,
             init_pidfd,
             join,
+            late_pidns,
             in_userns,
             process: o.process,
             console: o.console,
@@ -126,7 +139,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
             .context("return to the runtime's pid namespace")?;
     }
     drop(unified);
-    let (Forked::Parent { pid, pidfd }, born_in_cgroup) = forked? else {
+    let (Forked::Parent { mut pid, pidfd }, born_in_cgroup) = forked? else {
         unreachable!("the exec child never returns")
     };
     drop((chan, o.console));
@@ -136,9 +149,12 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     match &self_join {
         Some(s) if !born_in_cgroup => s.join_unified(pid)?,
         Some(_) => {}
+        None if no_cgroup => {}
         None => cgroup.add(pid)?,
     }
-    join_sub_cgroups(&cgroup_path, o.sub_cgroups, pid)?;
+    if !no_cgroup {
+        join_sub_cgroups(&cgroup_path, o.sub_cgroups, pid)?;
+    }
     if let Some(dir) = &intel_rdt {
         crate::resctrl::add(dir, pid.as_raw())?;
     }
@@ -152,6 +168,12 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
                 send_seccomp_listener(seccomp_cfg.as_ref(), &state_json, &fd)?;
             }
             Some((Msg::Error(e), _)) => bail!("unable to start container process: {e}"),
+            Some((Msg::Forked { pid: real }, _)) if late_pidns => {
+                // The intermediate is done; the process it forked is ours.
+                nix::sys::wait::waitpid(pid, None).context("reap the intermediate")?;
+                pid = Pid::from_raw(real);
+                guard.child(pid, signals::pidfd_open(real)?);
+            }
             Some((m, _)) => bail!("unexpected message {m}"),
         }
     }

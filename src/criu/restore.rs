@@ -68,6 +68,8 @@ fn restore_blocked(o: &RestoreOpts) -> Result<i32> {
         preserve_fds: 0,
         pidfd_socket: None,
         notify: false,
+        // CRIU needs root: never the rootless cgroup decision.
+        rootless_cgroups: false,
     };
     let master = RefCell::new(None);
     let created = container::create_with(

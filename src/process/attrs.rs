@@ -116,7 +116,11 @@ pub fn switch_user(p: &oci_spec::runtime::Process, in_userns: bool) -> Result<()
         .collect();
     if let Err(e) = nix::unistd::setgroups(&groups) {
         // With setgroups denied in a user namespace only an empty list is moot.
-        if !(in_userns && groups.is_empty()) {
+        // So with setgroups denied in the user namespace we run in (tong
+        // called inside `unshare --user --map-root-user`, rootless Podman).
+        let denied =
+            std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+        if !((in_userns || denied) && groups.is_empty()) {
             return Err(e).context("setgroups");
         }
     }

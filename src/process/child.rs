@@ -24,18 +24,35 @@ use std::os::fd::AsRawFd;
 /// (CVE-2016-9962, CVE-2019-5736), inherited fds from 3 + `keep_fds` are
 /// close-on-exec, signals are back to their defaults, and it moves itself
 /// into the v1 cgroups (`cgroup`). Then it waits for Proceed.
-pub fn begin(chan: &Channel, keep_fds: u32, cgroup: Option<&SelfJoin>, what: &str) -> Result<()> {
+/// `maps_pending`: the parent writes our id maps before Proceed. A process
+/// that is not dumpable has its /proc/PID files owned by root, which an
+/// unprivileged parent (or newuidmap, which checks the owner) cannot write:
+/// we stay dumpable until then. Nothing of the container exists yet, and
+/// whoever could ptrace us could ptrace the parent.
+pub fn begin(
+    chan: &Channel,
+    keep_fds: u32,
+    cgroup: Option<&SelfJoin>,
+    what: &str,
+    maps_pending: bool,
+) -> Result<()> {
     attrs::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
-    attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
+    if !maps_pending {
+        attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
+    }
     attrs::mark_cloexec_from(3 + keep_fds)?;
     attrs::reset_signals()?;
     if let Some(cg) = cgroup {
         cg.join_self()?;
     }
     match chan.expect(what)? {
-        Msg::Proceed => Ok(()),
+        Msg::Proceed => {}
         m => anyhow::bail!("unexpected message {m}"),
     }
+    if maps_pending {
+        attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
+    }
+    Ok(())
 }
 
 /// Becomes root of the user namespace just joined or made, so the steps

@@ -13,8 +13,11 @@ use std::os::fd::{AsRawFd, OwnedFd};
 pub struct ExecChildArgs<'a> {
     pub chan: Channel,
     pub init_pidfd: OwnedFd,
-    /// Namespaces to join (never pid: the parent handled it).
+    /// Namespaces to join (pid only with `late_pidns`).
     pub join: CloneFlags,
+    /// The parent could not enter the pid namespace (rootless): join it
+    /// with the rest and fork the real process beside us (`fork_in_pidns`).
+    pub late_pidns: bool,
     pub in_userns: bool,
     pub process: Process,
     pub console: Option<OwnedFd>,
@@ -56,10 +59,23 @@ pub fn run(a: ExecChildArgs) -> ! {
 }
 
 fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
-    child::begin(&a.chan, a.keep_fds, a.cgroup, "joining the container")?;
+    child::begin(
+        &a.chan,
+        a.keep_fds,
+        a.cgroup,
+        "joining the container",
+        false,
+    )?;
+    let mut join = a.join;
+    if a.late_pidns {
+        join |= CloneFlags::CLONE_NEWPID;
+    }
     // SAFETY: setns(2) on a pidfd with namespace flags.
-    if unsafe { libc::setns(a.init_pidfd.as_raw_fd(), a.join.bits()) } != 0 {
+    if unsafe { libc::setns(a.init_pidfd.as_raw_fd(), join.bits()) } != 0 {
         return Err(std::io::Error::last_os_error()).context("join the container's namespaces");
+    }
+    if a.late_pidns {
+        fork_in_pidns(&a.chan)?;
     }
     crate::failpoint!("exec-child.joined");
     if a.in_userns {
@@ -91,4 +107,25 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
     // The sync socket is close-on-exec: the parent sees EOF once we are exec'd.
     exec.exec(&a.chan)
+}
+
+/// A joined pid namespace only takes children: fork the process that will
+/// exec beside us (CLONE_PARENT, so `exec` stays its parent), report its
+/// pid, and leave.
+fn fork_in_pidns(chan: &Channel) -> Result<()> {
+    match crate::process::clone::fork_sibling()? {
+        crate::process::clone::Forked::Child => {
+            attrs::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
+            attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
+            Ok(())
+        }
+        crate::process::clone::Forked::Parent { pid, .. } => {
+            if let Err(e) = chan.send(&Msg::Forked { pid: pid.as_raw() }) {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                return Err(e).context("report the forked process");
+            }
+            // SAFETY: the intermediate leaves without running destructors.
+            unsafe { libc::_exit(0) }
+        }
+    }
 }

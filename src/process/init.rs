@@ -71,7 +71,8 @@ struct Ready {
 
 fn setup(a: &InitArgs) -> Result<Ready> {
     let plan = a.plan;
-    child::begin(&a.chan, a.keep_fds, a.cgroup, "setup")?;
+    let maps_pending = plan.ns.is_new(oci_spec::runtime::LinuxNamespaceType::User);
+    child::begin(&a.chan, a.keep_fds, a.cgroup, "setup", maps_pending)?;
     crate::failpoint!("init.begin");
     join_late_namespaces(a)?;
     crate::failpoint!("init.namespaces");

@@ -199,13 +199,52 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
     } else {
         None
     };
-    mount(
+    let made = mount(
         Some(src.as_str()),
         fd_path(&target).as_str(),
         Some(typ),
         fs_flags(opts),
         data.as_deref(),
-    )?;
+    );
+    match made {
+        Ok(()) => {}
+        // Rootless: gid=5 (tty) is not mapped in the user namespace.
+        Err(nix::errno::Errno::EINVAL)
+            if typ == "devpts" && opts.data.iter().any(|d| d.starts_with("gid=")) =>
+        {
+            let data: Vec<&str> = opts
+                .data
+                .iter()
+                .map(String::as_str)
+                .filter(|d| !d.starts_with("gid="))
+                .collect();
+            crate::debug!("devpts: gid not mapped, mounting without it");
+            mount(
+                Some(src.as_str()),
+                fd_path(&target).as_str(),
+                Some(typ),
+                fs_flags(opts),
+                Some(data.join(",").as_str()),
+            )?;
+        }
+        // A user namespace without its own network namespace may not mount
+        // sysfs: the host's /sys, bound read-only, as runc's rootless spec.
+        Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
+            crate::debug!("sysfs: not permitted, binding /sys instead");
+            mount(
+                Some("/sys"),
+                fd_path(&target).as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .context("bind /sys")?;
+            let flags =
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            remount_bind(reresolve(ctx, dest)?.as_fd(), fs_flags(opts) | flags)?;
+        }
+        Err(e) => return Err(e.into()),
+    }
     if typ == "proc" {
         let now = reresolve(ctx, dest)?;
         if !safe_fs::is_procfs(now.as_fd()) {
