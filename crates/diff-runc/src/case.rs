@@ -184,7 +184,7 @@ impl Runtime {
     }
 
     fn pid_of(&self, id: &str, cwd: &Path) -> Option<(String, i64)> {
-        let r = self.run(&["state".into(), id.into()], cwd, Duration::from_secs(10));
+        let r = self.run(&["state".into(), "--".into(), id.into()], cwd, Duration::from_secs(10));
         let v: Value = serde_json::from_str(&r.stdout).ok()?;
         Some((v["status"].as_str()?.to_string(), v["pid"].as_i64()?))
     }
@@ -378,15 +378,21 @@ fn post(s: &str, n: Norm) -> String {
         .join("\n")
 }
 
-/// Removes what the case left: its containers (both ids) and its directory.
+/// Removes what the case left: its containers (both ids, and any other the
+/// case's own root lists, e.g. `create -- -x`) and its directory. `--` keeps
+/// an id that starts with '-' an id.
 pub fn cleanup(rt: &Runtime, dir: &Path, ids: &[&str]) {
     let rt = &rt.for_case(dir);
     let t = Duration::from_secs(15);
-    for id in ids {
-        let b = dir.join("bundle");
+    let b = dir.join("bundle");
+    let listed = rt.run(&["list".into(), "-q".into()], &b, t).stdout;
+    let mut all: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    all.extend(listed.lines().filter(|l| !l.is_empty()).map(str::to_string));
+    all.dedup();
+    for id in &all {
         if rt.pid_of(id, &b).is_some() {
-            let _ = rt.run(&["resume".into(), id.to_string()], &b, t);
-            let _ = rt.run(&["delete".into(), "--force".into(), id.to_string()], &b, t);
+            let _ = rt.run(&["resume".into(), "--".into(), id.clone()], &b, t);
+            let _ = rt.run(&["delete".into(), "--force".into(), "--".into(), id.clone()], &b, t);
         }
     }
     tong_testkit::fsutil::safe_remove(dir);
