@@ -20,6 +20,91 @@ pub fn settable(name: &str) -> bool {
         .is_some_and(|i| i <= last_cap())
 }
 
+/// The five sets of a process's capabilities, by their JSON names.
+const SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "inheritable",
+    "permitted",
+    "ambient",
+];
+
+/// runc skips a capability it does not know or this kernel lacks, with one
+/// warning, and runs: removes such names from a process's JSON
+/// (`process.capabilities.*`) and returns them. Only reached when the typed
+/// parse failed, so a plain config never pays for a second parse.
+pub fn strip_unknown_json(process: &mut serde_json::Value) -> Vec<String> {
+    let mut dropped = Vec::new();
+    let Some(c) = process.get_mut("capabilities") else {
+        return dropped;
+    };
+    for set in SETS {
+        if let Some(names) = c.get_mut(set).and_then(|v| v.as_array_mut()) {
+            names.retain(|n| match n.as_str() {
+                Some(name) if !settable(name) => {
+                    dropped.push(name.to_string());
+                    false
+                }
+                _ => true,
+            });
+        }
+    }
+    dropped
+}
+
+/// As `strip_unknown_json` for names the spec types know but this kernel
+/// does not have (beyond /proc/sys/kernel/cap_last_cap).
+pub fn retain_available(p: &mut oci_spec::runtime::Process) -> Vec<String> {
+    let mut dropped = Vec::new();
+    let Some(mut c) = p.capabilities().clone() else {
+        return dropped;
+    };
+    let mut keep = |set: &Option<Capabilities>| {
+        set.as_ref().map(|s| {
+            s.iter()
+                .filter(|cap| {
+                    let ok = index_of(cap).is_some_and(|i| i <= last_cap());
+                    if !ok {
+                        dropped.push(format!("CAP_{cap}"));
+                    }
+                    ok
+                })
+                .cloned()
+                .collect::<Capabilities>()
+        })
+    };
+    let (b, e, i, pm, a) = (
+        keep(c.bounding()),
+        keep(c.effective()),
+        keep(c.inheritable()),
+        keep(c.permitted()),
+        keep(c.ambient()),
+    );
+    if !dropped.is_empty() {
+        c.set_bounding(b)
+            .set_effective(e)
+            .set_inheritable(i)
+            .set_permitted(pm)
+            .set_ambient(a);
+        p.set_capabilities(Some(c));
+    }
+    dropped
+}
+
+/// runc's one warning for the names skipped (sorted, as Go's fmt prints a
+/// slice): "ignoring unknown or unavailable capabilities: [CAP_A CAP_B]".
+pub fn warn_ignored(mut names: Vec<String>) {
+    if names.is_empty() {
+        return;
+    }
+    names.sort();
+    names.dedup();
+    crate::logging::warn(&format!(
+        "ignoring unknown or unavailable capabilities: [{}]",
+        names.join(" ")
+    ));
+}
+
 /// Every capability this kernel has that a config may name (`features`).
 pub fn known() -> Vec<String> {
     let mut v: Vec<String> = caps::all()

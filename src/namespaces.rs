@@ -80,11 +80,20 @@ impl NsPlan {
     pub fn clone_flags(&self) -> CloneFlags {
         let mut f = CloneFlags::empty();
         for n in self.list.iter().filter(|n| n.path.is_none()) {
-            if !matches!(n.typ, T::Cgroup | T::Time) {
+            let late = matches!(n.typ, T::Cgroup | T::Time) || n.typ == T::Ipc && self.has(T::User);
+            if !late {
                 f |= flag(n.typ);
             }
         }
         f
+    }
+
+    /// With a user namespace the IPC namespace is made once the init is root
+    /// in it, as runc does: its mqueue filesystem (/dev/mqueue) is owned by
+    /// whoever made the namespace, the container's root rather than an
+    /// unmapped host uid.
+    pub fn ipc_late(&self) -> bool {
+        self.has(T::User) && self.is_new(T::Ipc)
     }
 }
 
@@ -173,6 +182,18 @@ mod tests {
         };
         let f = ns.clone_flags();
         assert_eq!(f, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
+        let userns = |list: Vec<T>| NsPlan {
+            list: list
+                .into_iter()
+                .map(|typ| Namespace { typ, path: None })
+                .collect(),
+        };
+        let with_user = userns(vec![T::User, T::Ipc]);
+        assert_eq!(with_user.clone_flags(), CloneFlags::CLONE_NEWUSER);
+        assert!(with_user.ipc_late());
+        let without = userns(vec![T::Ipc]);
+        assert_eq!(without.clone_flags(), CloneFlags::CLONE_NEWIPC);
+        assert!(!without.ipc_late());
         assert!(ns.is_new(T::Cgroup) && !ns.is_new(T::Network) && ns.has(T::Network));
     }
 }

@@ -225,6 +225,47 @@ fn kill_signal_forms() {
     assert_clean_simple(&ctx.tong, &id, &b, &[]);
 }
 
+/// A created container's init dies of TERM/INT/HUP (runc's Go init does, and
+/// `kill` defaults to TERM) and shrugs off USR1; once started, the user
+/// process gets default signal actions back.
+#[test]
+fn kill_created_container() {
+    require_root!();
+    let ctx = Ctx::new("lc-killcreated");
+    for (sig, dies) in [("", true), ("INT", true), ("HUP", true), ("USR1", false)] {
+        let id = ctx.id(if sig.is_empty() { "term" } else { sig });
+        let b = ctx.bundle("echo started; exec sleep 600");
+        let c = ctx.tong.create(&b, &id, &[]).success();
+        let pid = ctx.tong.pid(&id);
+        let mut args = vec!["kill", id.as_str()];
+        if !sig.is_empty() {
+            args.push(sig);
+        }
+        ctx.tong.cmd(&args).success();
+        if dies {
+            ctx.tong.wait_stopped(&id);
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(ctx.tong.status(&id), "created", "{sig} stopped the init");
+            ctx.tong.start(&id).success();
+            wait_until("started", Duration::from_secs(10), || {
+                c.stdout_now().contains("started")
+            });
+            // The SIG_IGN of the wait must not reach the container's process.
+            let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            let ign = st.lines().find(|l| l.starts_with("SigIgn:")).unwrap();
+            assert!(
+                ign.ends_with("0000000000000000"),
+                "pid 1 ignores signals: {ign}"
+            );
+            ctx.tong.kill(&id, "KILL").success();
+            ctx.tong.wait_stopped(&id);
+        }
+        ctx.tong.delete(&id).success();
+        assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
+    }
+}
+
 #[test]
 fn kill_all_reaches_every_process() {
     require_root!();

@@ -211,6 +211,39 @@ fn tmpfs_options_and_tmpcopyup() {
     );
 }
 
+/// A read-only tmpfs gets its tmpcopyup content and a read-only /dev its
+/// sub-mounts and device nodes first, then turns read-only (runc's order).
+#[test]
+fn read_only_dev_and_tmpfs() {
+    require_root!();
+    let ctx = Ctx::new("mt-rotmpfs");
+    let mut b = ctx.bundle("");
+    std::fs::create_dir_all(b.rootfs().join("seed")).unwrap();
+    std::fs::write(b.rootfs().join("seed/a.txt"), "seeded\n").unwrap();
+    b.push_mount(json!({"destination": "/seed", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]}));
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+    });
+    let (out, mi) = mounts_inside(
+        &ctx,
+        &mut b,
+        &ctx.id(""),
+        "cat /seed/a.txt; touch /seed/x 2>/dev/null || echo seed-ro; touch /dev/x 2>/dev/null || echo dev-ro; echo ok > /dev/null && echo null-ok; test -c /dev/pts/ptmx && echo pts-ok",
+    );
+    assert_eq!(out, "seeded\nseed-ro\ndev-ro\nnull-ok\npts-ok\n");
+    let dev = find_mount(&mi, "/dev").unwrap();
+    assert!(has(dev, "ro"), "{dev:?}");
+    let keys = find_mount(&mi, "/proc/keys").unwrap();
+    assert!(
+        has(keys, "ro"),
+        "a mask bound from a read-only /dev: {keys:?}"
+    );
+}
+
 #[test]
 fn special_filesystems() {
     require_root!();

@@ -45,17 +45,59 @@ pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
         std::fs::canonicalize(bundle).with_context(|| format!("chdir {}", bundle.display()))?;
     let path = bundle.join("config.json");
     let data = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
-    // The path of a field that does not parse, e.g. process.rlimits[2].type.
-    let mut de = serde_json::Deserializer::from_slice(&data);
-    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let at = e.path().to_string();
-        match at.as_str() {
-            "." => anyhow!("invalid config.json: {}", e.inner()),
-            _ => anyhow!("invalid config.json: {at}: {}", e.inner()),
-        }
-    })?;
-    de.end().map_err(|e| anyhow!("invalid config.json: {e}"))?;
+    let (mut spec, mut ignored): (Spec, _) = parse_json(
+        &data,
+        "/process",
+        "process.capabilities",
+        "invalid config.json",
+    )?;
+    if let Some(p) = spec.process_mut() {
+        ignored.extend(crate::caps::retain_available(p));
+    }
+    crate::caps::warn_ignored(ignored);
     plan(spec, bundle, id)
+}
+
+/// Deserializes config.json (or an exec process file) with the path of a
+/// field that does not parse in the error (`process.rlimits[2].type`). A
+/// capability name the spec types do not know fails the typed parse; runc
+/// skips such names, so then the JSON is parsed again without them
+/// (`process_at`: where the process is; `caps_at`: that field's error path)
+/// and the names skipped are returned.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    data: &[u8],
+    process_at: &str,
+    caps_at: &str,
+    what: &str,
+) -> Result<(T, Vec<String>)> {
+    let fail = |e: serde_path_to_error::Error<serde_json::Error>| match e.path().to_string() {
+        at if at == "." => anyhow!("{what}: {}", e.inner()),
+        at => anyhow!("{what}: {at}: {}", e.inner()),
+    };
+    let mut de = serde_json::Deserializer::from_slice(data);
+    match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => {
+            de.end().map_err(|e| anyhow!("{what}: {e}"))?;
+            Ok((v, Vec::new()))
+        }
+        Err(e) if e.path().to_string().starts_with(caps_at) => {
+            let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(data) else {
+                return Err(fail(e));
+            };
+            let dropped = json
+                .pointer_mut(process_at)
+                .map(crate::caps::strip_unknown_json)
+                .unwrap_or_default();
+            if dropped.is_empty() {
+                return Err(fail(e));
+            }
+            Ok((
+                serde_path_to_error::deserialize(json).map_err(fail)?,
+                dropped,
+            ))
+        }
+        Err(e) => Err(fail(e)),
+    }
 }
 
 fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
@@ -174,9 +216,16 @@ fn validate_linux(spec: &Spec, ns: &NsPlan) -> Result<()> {
     if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.is_new(T::Uts) {
         bail!("unable to set domainname without a private UTS namespace");
     }
+    if let Some(p) = spec.process() {
+        validate::selinux_label(p)?;
+    }
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
+    let restricts = |paths: &Option<Vec<String>>| paths.as_ref().is_some_and(|p| !p.is_empty());
+    if (restricts(linux.masked_paths()) || restricts(linux.readonly_paths())) && !ns.has(T::Mount) {
+        bail!("unable to restrict sys entries without a private MNT namespace");
+    }
     let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     if ns.is_new(T::User) {
@@ -361,7 +410,14 @@ mod tests {
                 }
             })
         };
-        let cases: Vec<(Edit, &str)> = vec![
+        let mut cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|c| {
+                    let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+                    ns.retain(|n| n["type"] != "mount");
+                }),
+                "unable to restrict sys entries without a private MNT namespace",
+            ),
             (
                 set("/ociVersion", json!("1.0")),
                 "ociVersion: \"1.0\" is not a semantic version",
@@ -639,6 +695,13 @@ mod tests {
                 "linux.seccomp",
             ),
         ];
+        // runc's refusal where SELinux is off (this host and CI).
+        if !std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            cases.push((
+                set("/process/selinuxLabel", json!("system_u:system_r:x_t:s0")),
+                "selinux label is specified in config, but selinux is disabled",
+            ));
+        }
         for (i, (edit, want)) in cases.into_iter().enumerate() {
             match load_with(edit) {
                 Ok(_) => panic!("case {i} ({want}) accepted"),
@@ -648,6 +711,29 @@ mod tests {
                 ),
             }
         }
+    }
+
+    /// runc skips a capability it does not know, in any set, and runs.
+    #[test]
+    fn unknown_capabilities_are_skipped() {
+        use oci_spec::runtime::Capability as C;
+        let p = load_with(|c| {
+            let caps = &mut c["process"]["capabilities"];
+            caps["bounding"] = serde_json::json!(["CAP_CHOWN", "CAP_BOGUS"]);
+            caps["ambient"] = serde_json::json!(["CAP_NOPE"]);
+        })
+        .unwrap();
+        let caps = p.process().capabilities().clone().unwrap();
+        let bounding = caps.bounding().clone().unwrap();
+        assert!(
+            bounding.contains(&C::Chown) && bounding.len() == 1,
+            "{bounding:?}"
+        );
+        assert!(caps.ambient().clone().unwrap().is_empty());
+        // Any other field that does not parse still names itself.
+        let e = load_with(|c| c["process"]["capabilities"]["bounding"] = serde_json::json!([7]));
+        let msg = format!("{:#}", e.err().unwrap());
+        assert!(msg.contains("process.capabilities.bounding[0]"), "{msg}");
     }
 
     /// What the checks must keep accepting.

@@ -205,26 +205,6 @@ pub fn process(doc: &str, p: &Process) -> Result<()> {
             }
         }
     }
-    if let Some(c) = p.capabilities() {
-        for (set, caps) in [
-            ("bounding", c.bounding()),
-            ("effective", c.effective()),
-            ("inheritable", c.inheritable()),
-            ("permitted", c.permitted()),
-            ("ambient", c.ambient()),
-        ] {
-            // A set: its order is not the config's, so the name is the index.
-            for cap in caps.iter().flatten() {
-                if crate::caps::index_of(cap).is_none() {
-                    return Err(bad_in(
-                        doc,
-                        format!("process.capabilities.{set}"),
-                        format!("unknown capability CAP_{cap}"),
-                    ));
-                }
-            }
-        }
-    }
     for (field, v) in [
         ("process.apparmorProfile", p.apparmor_profile()),
         ("process.selinuxLabel", p.selinux_label()),
@@ -461,6 +441,17 @@ pub fn names(spec: &Spec) -> Result<()> {
                 return Err(bad(field, format!("{} bytes is longer than 64", v.len())));
             }
         }
+    }
+    Ok(())
+}
+
+/// runc's rule: a SELinux label where SELinux is disabled or absent is
+/// refused, for the config's process and for `exec --process-label`.
+pub fn selinux_label(p: &oci_spec::runtime::Process) -> Result<()> {
+    if p.selinux_label().as_deref().is_some_and(|l| !l.is_empty())
+        && !std::path::Path::new("/sys/fs/selinux/enforce").exists()
+    {
+        bail!("selinux label is specified in config, but selinux is disabled or not supported");
     }
     Ok(())
 }

@@ -45,19 +45,11 @@ pub fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
 /// An `exec --process` file's contents (read from `path`): the process to
 /// run, checked as the config's is. Errors name the field.
 pub fn parse_process_file(data: &[u8], path: &std::path::Path) -> Result<Process> {
-    let mut de = serde_json::Deserializer::from_slice(data);
-    let p: Process = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        match e.path().to_string().as_str() {
-            "." => anyhow::anyhow!("invalid process file {}: {}", path.display(), e.inner()),
-            at => anyhow::anyhow!(
-                "invalid process file {}: {at}: {}",
-                path.display(),
-                e.inner()
-            ),
-        }
-    })?;
-    de.end()
-        .map_err(|e| anyhow::anyhow!("invalid process file {}: {e}", path.display()))?;
+    let what = format!("invalid process file {}", path.display());
+    let (mut p, mut ignored): (Process, _) =
+        crate::bundle::parse_json(data, "", "capabilities", &what)?;
+    ignored.extend(crate::caps::retain_available(&mut p));
+    crate::caps::warn_ignored(ignored);
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         bail!("process args cannot be empty");
     }
@@ -96,23 +88,21 @@ fn build_process(template: Option<&Process>, a: &ExecArgs) -> Result<Process> {
     }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
-        // Unknown names are skipped with a warning, as runc does.
-        let unknown: Vec<&str> = a
-            .cap
-            .iter()
-            .filter(|n| Capability::from_str(n.trim_start_matches("CAP_")).is_err())
-            .map(String::as_str)
-            .collect();
-        if !unknown.is_empty() {
-            crate::logging::warn(&format!(
-                "ignoring unknown or unavailable capabilities: [{}]",
-                unknown.join(" ")
-            ));
-        }
+        // Unknown or unavailable names are skipped with a warning, as runc does.
+        crate::caps::warn_ignored(
+            a.cap
+                .iter()
+                .filter(|n| !crate::caps::settable(n))
+                .cloned()
+                .collect(),
+        );
         for name in &a.cap {
             let Ok(c) = Capability::from_str(name.trim_start_matches("CAP_")) else {
                 continue;
             };
+            if !crate::caps::settable(name) {
+                continue;
+            }
             // Never inheritable (CVE-2022-29162).
             for set in [
                 caps.bounding().clone(),
@@ -149,6 +139,7 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     let c = Container::load(&g.root, &a.id)?;
     c.status().can_exec(a.ignore_paused)?;
     let process = build_process(c.state.process.as_ref(), a)?;
+    crate::bundle::validate::selinux_label(&process)?;
     let terminal = process.terminal().unwrap_or(false);
     // A terminal goes to --console-socket, or in the foreground to us to relay.
     let (console, relay) = match (terminal, &a.console_socket) {

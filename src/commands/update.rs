@@ -140,8 +140,7 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
     c.status().can_update()?;
     crate::failpoint!("update.loaded");
     crate::rootless::require_cgroup(&c.state.cgroup_path)?;
-    let cg = Cgroup::open(&c.state.cgroup_path, &a.id, false)?
-        .with_scope(c.state.systemd.clone());
+    let cg = Cgroup::open(&c.state.cgroup_path, &a.id, false)?.with_scope(c.state.systemd.clone());
     cg.apply(&r, &[])?;
     if r.devices().is_some() {
         // v2's eBPF program (v1 wrote the rules in `apply`).

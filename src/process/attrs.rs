@@ -226,24 +226,25 @@ pub fn set_scheduler(p: &oci_spec::runtime::Process) -> Result<()> {
     Ok(())
 }
 
-/// AppArmor profile and SELinux label for the next execve. Like runc, a profile
-/// asked for on a host without that LSM is not an error (there is nothing to
-/// enforce it); where the LSM is enabled a failure to set it is.
+/// AppArmor profile and SELinux label for the next execve. A SELinux label
+/// where SELinux is off was refused before the fork (`validate::selinux_label`).
 pub fn set_lsm_labels(p: &oci_spec::runtime::Process) -> Result<()> {
     if let Some(profile) = p.apparmor_profile().as_deref().filter(|s| !s.is_empty()) {
-        let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-            .is_ok_and(|s| s.trim() == "Y");
-        if enabled {
-            std::fs::write("/proc/self/attr/apparmor/exec", format!("exec {profile}"))
-                .or_else(|_| std::fs::write("/proc/self/attr/exec", format!("exec {profile}")))
-                .with_context(|| format!("apply apparmor profile {profile}"))?;
-        }
+        // As runc (1.1 to 1.4): the profile is asked for whether or not AppArmor
+        // is there, so a host without it refuses the container.
+        let at = if std::path::Path::new("/proc/self/attr/apparmor/exec").exists() {
+            "/proc/self/attr/apparmor/exec"
+        } else {
+            "/proc/self/attr/exec"
+        };
+        std::fs::write(at, format!("exec {profile}"))
+            .with_context(|| format!("write {at}"))
+            .context("apparmor failed to apply profile")
+            .context("unable to apply apparmor profile")?;
     }
     if let Some(label) = p.selinux_label().as_deref().filter(|s| !s.is_empty()) {
-        if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
-            std::fs::write("/proc/self/attr/exec", label)
-                .with_context(|| format!("apply selinux label {label}"))?;
-        }
+        std::fs::write("/proc/self/attr/exec", label)
+            .with_context(|| format!("apply selinux label {label}"))?;
     }
     Ok(())
 }
@@ -257,7 +258,77 @@ pub fn reset_signals() -> Result<()> {
         None,
     )
     .context("unblock signals")?;
-    // The kernel's sigaction, so glibc's reserved signals (32, 33) are reset too.
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            set_action(sig, libc::SIG_DFL)?;
+        }
+    }
+    Ok(())
+}
+
+/// Signals a waiting init dies of, as runc's (Go) init does: Go's runtime
+/// handles every signal, exits on these and ignores the others it handles,
+/// so `kill` of a created container (SIGTERM by default) stops it even as
+/// pid 1 of its own pid namespace, where a signal without a handler is dropped.
+const DIE_ON: [libc::c_int; 12] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGSEGV,
+    libc::SIGTERM,
+    libc::SIGSTKFLT,
+    libc::SIGSYS,
+];
+/// Signals Go's runtime catches and, without a listener, drops.
+const IGNORE: [libc::c_int; 10] = [
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGPIPE,
+    libc::SIGALRM,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGIO,
+    libc::SIGPWR,
+];
+
+/// The init while it waits for `start`: runc's init's dispositions (see
+/// `DIE_ON`). `reset_signals` undoes this before the user process runs.
+pub fn signals_while_created() -> Result<()> {
+    extern "C" fn die(sig: libc::c_int) {
+        // As Go's dieFromSignal: default action, unblocked, raised again; as
+        // pid 1 of a pid namespace that is dropped too, so exit 2 as Go does.
+        // SAFETY: async-signal-safe calls only.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::raise(sig);
+            libc::_exit(2);
+        }
+    }
+    for sig in DIE_ON {
+        set_action(sig, die as extern "C" fn(libc::c_int) as usize)?;
+    }
+    for sig in IGNORE
+        .into_iter()
+        .chain(libc::SIGRTMIN()..=libc::SIGRTMAX())
+    {
+        set_action(sig, libc::SIG_IGN)?;
+    }
+    Ok(())
+}
+
+/// The kernel's sigaction, so glibc's reserved signals (32, 33) are reached too.
+fn set_action(sig: libc::c_int, handler: usize) -> Result<()> {
     #[repr(C)]
     struct KSigaction {
         handler: usize,
@@ -265,29 +336,42 @@ pub fn reset_signals() -> Result<()> {
         restorer: usize,
         mask: u64,
     }
-    let dfl = KSigaction {
-        handler: libc::SIG_DFL,
+    // SA_RESTORER with glibc's restorer is what libc's sigaction adds; a raw
+    // handler needs a restorer to return, so catching handlers go through libc.
+    if handler != libc::SIG_DFL && handler != libc::SIG_IGN {
+        // SAFETY: a valid sigaction for a valid signal number.
+        let r = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        return if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+                .with_context(|| format!("set the action of signal {sig}"))
+        };
+    }
+    let act = KSigaction {
+        handler,
         flags: 0,
         restorer: 0,
         mask: 0,
     };
-    for sig in 1..=64 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            // SAFETY: rt_sigaction with a valid struct and the kernel's sigset size.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    &dfl as *const KSigaction,
-                    0usize,
-                    8usize,
-                )
-            };
-            if r != 0 {
-                return Err(std::io::Error::last_os_error())
-                    .with_context(|| format!("reset the action of signal {sig}"));
-            }
-        }
+    // SAFETY: rt_sigaction with a valid struct and the kernel's sigset size.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &act as *const KSigaction,
+            0usize,
+            8usize,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("set the action of signal {sig}"));
     }
     Ok(())
 }

@@ -183,7 +183,9 @@ fn receive_mount_fds(a: &InitArgs) -> Result<rootfs::idmap::Prepared> {
 
 fn wait_and_exec(a: &InitArgs, r: Ready) -> Result<std::convert::Infallible> {
     // The connection stays open (close-on-exec) so `start` sees our execve.
+    attrs::signals_while_created()?;
     let conn = start_socket::wait_for_start(&a.start_sock)?;
+    attrs::reset_signals()?;
     let started = || -> Result<()> {
         crate::failpoint!("init.started");
         Ok(())
@@ -206,7 +208,8 @@ fn wait_and_exec(a: &InitArgs, r: Ready) -> Result<std::convert::Infallible> {
 }
 
 /// The user namespace (joined or id-mapped), then the namespaces the init makes
-/// itself: time (offsets first) and cgroup (now that we are in our cgroup).
+/// itself: ipc (as root of the user namespace), time (offsets first) and
+/// cgroup (now that we are in our cgroup).
 fn join_late_namespaces(a: &InitArgs) -> Result<()> {
     let plan = a.plan;
     let ns = &plan.ns;
@@ -221,6 +224,9 @@ fn join_late_namespaces(a: &InitArgs) -> Result<()> {
     }
     if ns.has(T::User) {
         child::become_userns_root()?;
+    }
+    if ns.ipc_late() {
+        unshare(CloneFlags::CLONE_NEWIPC).context("unshare ipc namespace")?;
     }
     if ns.is_new(T::Time) {
         unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))

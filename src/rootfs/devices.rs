@@ -25,12 +25,14 @@ pub struct Dev {
 /// The devices every container gets (runtime-spec "Default Devices").
 pub fn defaults() -> Vec<Dev> {
     [
+        // runc's order (its default device list), which a user namespace,
+        // where they are bind mounts, shows in mountinfo.
         ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
         ("random", 1, 8),
-        ("urandom", 1, 9),
+        ("full", 1, 7),
         ("tty", 5, 0),
+        ("zero", 1, 5),
+        ("urandom", 1, 9),
     ]
     .into_iter()
     .map(|(n, ma, mi)| Dev {

@@ -132,9 +132,17 @@ pub fn enter(plan: &Plan, no_pivot: bool) -> Result<()> {
     Ok(())
 }
 
-/// sysctl, readonly and masked paths, read-only root: the last mount steps.
+/// Deferred read-only mounts, sysctl, readonly and masked paths, read-only
+/// root: the last mount steps.
 /// `root` is the container's `/`, after pivot.
 pub fn finish(plan: &Plan, root: BorrowedFd) -> Result<()> {
+    // First, as runc's finalizeRootfs: a masked path bound from a read-only
+    // /dev is read-only too.
+    mounts::read_only_later(
+        root,
+        plan.spec.mounts().as_deref().unwrap_or(&[]),
+        &plan.mounts,
+    )?;
     if let Some(l) = plan.linux() {
         if let Some(s) = l.sysctl() {
             finalize::sysctls(s)?;

@@ -136,6 +136,32 @@ fn bind(ctx: &MountCtx, m: &Mount, dest: &Path, opts: &MountOptions) -> Result<(
     Ok(())
 }
 
+/// Whether a fresh mount's read-only flag waits for `read_only_later`.
+fn defers_read_only(typ: &str, dest: &Path) -> bool {
+    typ == "tmpfs" || dest == Path::new("/dev")
+}
+
+/// After pivot_root (`root` is the container's `/`): the read-only tmpfs and
+/// /dev mounts `fresh` left writable are made read-only, runc's
+/// finalizeRootfs step.
+pub fn read_only_later(root: BorrowedFd, mounts: &[Mount], planned: &[PlannedMount]) -> Result<()> {
+    for (m, pm) in mounts.iter().zip(planned) {
+        let typ = m.typ().as_deref().unwrap_or("");
+        let dest = destination(m);
+        let bound = typ == "bind" || pm.opts.flags.contains(MsFlags::MS_BIND);
+        if bound || pm.idmap.is_some() || !pm.opts.flags.contains(MsFlags::MS_RDONLY) {
+            continue;
+        }
+        if defers_read_only(typ, &dest) {
+            let fd = safe_fs::open_in_root(root, &dest, libc::O_PATH | libc::O_NOFOLLOW)
+                .with_context(|| format!("remount {} read-only", dest.display()))?;
+            remount_bind(fd.as_fd(), fs_flags(&pm.opts))
+                .with_context(|| format!("remount {} read-only", dest.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Re-applies a bind mount with `flags`, keeping the flags the kernel locks in a
 /// user namespace (nosuid, nodev, noexec, atime) as they are.
 pub fn remount_bind(target: BorrowedFd, flags: MsFlags) -> Result<()> {
@@ -193,6 +219,14 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
         .unwrap_or_else(|| typ.to_string());
     let data = opts.data.join(",");
     let data = (!data.is_empty()).then_some(data);
+    // A read-only tmpfs or /dev is made writable and turned read-only last
+    // (`read_only_later`), as runc does: tmpcopyup, /dev's sub-mounts and
+    // device nodes are written into it first.
+    let flags = if defers_read_only(typ, dest) {
+        fs_flags(opts) & !MsFlags::MS_RDONLY
+    } else {
+        fs_flags(opts)
+    };
     // Keep a handle on what the tmpfs will cover, to copy it up afterwards.
     let below = if opts.tmpcopyup {
         Some(safe_fs::reopen_dir(&target)?)
@@ -203,7 +237,7 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
         Some(src.as_str()),
         fd_path(&target).as_str(),
         Some(typ),
-        fs_flags(opts),
+        flags,
         data.as_deref(),
     );
     match made {
@@ -223,7 +257,7 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
                 Some(src.as_str()),
                 fd_path(&target).as_str(),
                 Some(typ),
-                fs_flags(opts),
+                flags,
                 Some(data.join(",").as_str()),
             )?;
         }

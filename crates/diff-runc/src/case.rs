@@ -184,7 +184,11 @@ impl Runtime {
     }
 
     fn pid_of(&self, id: &str, cwd: &Path) -> Option<(String, i64)> {
-        let r = self.run(&["state".into(), "--".into(), id.into()], cwd, Duration::from_secs(10));
+        let r = self.run(
+            &["state".into(), "--".into(), id.into()],
+            cwd,
+            Duration::from_secs(10),
+        );
         let v: Value = serde_json::from_str(&r.stdout).ok()?;
         Some((v["status"].as_str()?.to_string(), v["pid"].as_i64()?))
     }
@@ -392,7 +396,11 @@ pub fn cleanup(rt: &Runtime, dir: &Path, ids: &[&str]) {
     for id in &all {
         if rt.pid_of(id, &b).is_some() {
             let _ = rt.run(&["resume".into(), "--".into(), id.clone()], &b, t);
-            let _ = rt.run(&["delete".into(), "--force".into(), "--".into(), id.clone()], &b, t);
+            let _ = rt.run(
+                &["delete".into(), "--force".into(), "--".into(), id.clone()],
+                &b,
+                t,
+            );
         }
     }
     tong_testkit::fsutil::safe_remove(dir);
