@@ -53,11 +53,6 @@ pub fn tests() -> Vec<Test> {
                 b.b.args(&["/no/such/binary"]);
             })
         }),
-        t("config/invalid/unknown-capability", |c| {
-            bad(c, |b| {
-                b.b.set("/process/capabilities/bounding", json!(["CAP_NOT_A_CAP"]));
-            })
-        }),
         t("config/invalid/unknown-rlimit", |c| {
             bad(c, |b| {
                 b.b.set(

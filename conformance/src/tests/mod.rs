@@ -3,6 +3,7 @@
 use crate::harness::Test;
 
 pub mod cgroups;
+pub mod cgroups_v2;
 pub mod devices;
 pub mod extensions;
 pub mod hooks;
@@ -23,6 +24,7 @@ pub fn all() -> Vec<Test> {
     v.extend(mounts::tests());
     v.extend(devices::tests());
     v.extend(cgroups::tests());
+    v.extend(cgroups_v2::tests());
     v.extend(hooks::tests());
     v.extend(seccomp::tests());
     v.extend(invalid::tests());

@@ -21,6 +21,7 @@ pub fn tests() -> Vec<Test> {
         t("config/process/capabilities/inheritable", cap_inheritable),
         t("config/process/capabilities/ambient", cap_ambient),
         t("config/process/capabilities/dropped-cap-denied", cap_denied),
+        t("config/process/capabilities/unknown-warned", cap_unknown),
         t("config/process/rlimits/nofile", rlimit_nofile),
         t("config/process/rlimits/core", rlimit_core),
         t("config/process/rlimits/nproc", rlimit_nproc),
@@ -289,6 +290,36 @@ fn cap_denied(ctx: &mut Ctx) -> TResult {
     ensure!(
         o.stdout.trim() == "denied",
         "chown without CAP_CHOWN: {}",
+        o.brief()
+    );
+    Ok(())
+}
+
+/// config.md: a capability that cannot be mapped to the kernel MUST be logged
+/// as a warning, and the runtime SHOULD NOT fail; the others still apply.
+fn cap_unknown(ctx: &mut Ctx) -> TResult {
+    let set = ["CAP_KILL", "CAP_NOT_A_CAP"];
+    let mut b = ctx.bundle();
+    b.set(
+        "/process/capabilities",
+        json!({"bounding": set, "effective": set, "permitted": set}),
+    );
+    b.sh("grep CapEff /proc/self/status");
+    let o = ctx.run(&b)?;
+    ensure!(
+        o.ok(),
+        "an unknown capability failed the container: {}",
+        o.brief()
+    );
+    ensure!(
+        o.stderr.contains("CAP_NOT_A_CAP"),
+        "no warning names the unknown capability: {}",
+        o.brief()
+    );
+    // CAP_KILL is bit 5.
+    ensure!(
+        o.stdout.trim().ends_with("0000000000000020"),
+        "effective set beside the unknown name: {}",
         o.brief()
     );
     Ok(())
