@@ -3,7 +3,8 @@
 //! whole hook (writing its stdin included). Its stdout and stderr are read
 //! while it runs, so a hook writing more than a pipe holds cannot block, and
 //! are kept (up to `KEEP` bytes each) for the error message. A hook that
-//! outlives its timeout is killed with its process group.
+//! outlives its timeout is killed with its process group. A failure reads as
+//! runc 1.2's (`error running prestart hook #0: exit status 1, stdout: ...`).
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -19,7 +20,7 @@ const KEEP: usize = 64 * 1024;
 pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Result<()> {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
         crate::debug!("running {kind} hook #{i}: {}", h.path().display());
-        run(h, state_json).with_context(|| format!("{kind} hook #{i} ({})", h.path().display()))?;
+        run(h, state_json).with_context(|| format!("error running {kind} hook #{i}"))?;
     }
     Ok(())
 }
@@ -28,8 +29,30 @@ pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) -> Resul
 pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state_json: &str) {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
         if let Err(e) = run(h, state_json) {
-            crate::logging::warn(&format!("{kind} hook #{i} ({}): {e:#}", h.path().display()));
+            crate::logging::warn(&format!("error running {kind} hook #{i}: {e:#}"));
         }
+    }
+}
+
+/// How a hook ended, in Go's words (os.ProcessState): "exit status 1",
+/// "signal: killed".
+fn go_status(st: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(sig)) => {
+            // SAFETY: strsignal returns a static (or thread-local) string.
+            let name = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(sig)) }
+                .to_string_lossy()
+                .to_lowercase();
+            let core = if st.core_dumped() {
+                " (core dumped)"
+            } else {
+                ""
+            };
+            format!("signal: {name}{core}")
+        }
+        (None, None) => "exit status unknown".to_string(),
     }
 }
 
@@ -46,8 +69,9 @@ impl Kept {
         self.data.extend_from_slice(&b[..b.len().min(room)]);
         self.more |= b.len() > room;
     }
+    /// As the hook wrote it (runc quotes it whole), marked if cut.
     fn text(&self) -> String {
-        let s = String::from_utf8_lossy(&self.data).trim().to_string();
+        let s = String::from_utf8_lossy(&self.data).into_owned();
         if self.more {
             format!("{s} [output truncated]")
         } else {
@@ -95,7 +119,9 @@ fn run(h: &Hook, state_json: &str) -> Result<()> {
         .process_group(0);
     let timeout = h.timeout().filter(|t| *t > 0);
     let deadline = timeout.map(|t| Instant::now() + Duration::from_secs(t as u64));
-    let mut child = cmd.spawn().context("error running hook")?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("fork/exec {}", h.path().display()))?;
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let kill_group = |child: &mut std::process::Child| {
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
@@ -135,7 +161,10 @@ fn run(h: &Hook, state_json: &str) -> Result<()> {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     kill_group(&mut child);
-                    bail!("hook timed out after {}s", timeout.unwrap_or(0));
+                    bail!(
+                        "hook ran past specified timeout of {:.1}s",
+                        timeout.unwrap_or(0) as f64
+                    );
                 }
                 left.as_millis().min(i32::MAX as u128 - 1) as libc::c_int + 1
             }
@@ -195,7 +224,8 @@ fn run(h: &Hook, state_json: &str) -> Result<()> {
     let status = child.wait().context("wait for hook")?;
     if !status.success() {
         bail!(
-            "error running hook: {status}, stdout: {}, stderr: {}",
+            "{}, stdout: {}, stderr: {}",
+            go_status(status),
             out.text(),
             err.text()
         );

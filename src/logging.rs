@@ -81,7 +81,7 @@ pub fn error(msg: &str) {
             write("error", msg);
             eprintln!("{msg}");
         }
-        None => stderr_line("error", msg),
+        None => stderr_line("error", msg, &[]),
     }
 }
 
@@ -114,11 +114,22 @@ pub fn warn(msg: &str) {
     write("warning", msg);
 }
 
+/// A warning with an `error` field, as logrus's `WithError(err).Warn(msg)`.
+pub fn warn_error(msg: &str, err: &str) {
+    write_fields("warning", msg, &[("error", err)]);
+}
+
 pub fn write(level: &str, msg: &str) {
+    write_fields(level, msg, &[]);
+}
+
+/// One line with logrus fields besides time, level and msg (`fields` sorted
+/// by key, as logrus prints them).
+fn write_fields(level: &str, msg: &str, fields: &[(&str, &str)]) {
     let Some(cfg) = CONFIG.get() else { return };
     match &cfg.file {
         Some(path) => {
-            let line = format_line(cfg.format, level, msg);
+            let line = format_line(cfg.format, level, msg, fields);
             if let Ok(mut f) = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -127,39 +138,52 @@ pub fn write(level: &str, msg: &str) {
                 let _ = f.write_all(format!("{line}\n").as_bytes());
             }
         }
-        None if level != "error" => stderr_line(level, msg),
+        None if level != "error" => stderr_line(level, msg, fields),
         None => {}
     }
 }
 
-fn stderr_line(level: &str, msg: &str) {
+fn stderr_line(level: &str, msg: &str, fields: &[(&str, &str)]) {
     let cfg = CONFIG.get();
     let format = cfg.map_or(LogFormat::Text, |c| c.format);
     // SAFETY: isatty only inspects fd 2.
     let line = if format == LogFormat::Text && unsafe { libc::isatty(2) } == 1 {
         let secs = cfg.map_or(0, |c| c.start.elapsed().as_secs());
-        colored_line(level, msg, secs)
+        colored_line(level, msg, secs, fields)
     } else {
-        format_line(format, level, msg)
+        format_line(format, level, msg, fields)
     };
     eprintln!("{line}");
 }
 
-fn format_line(format: LogFormat, level: &str, msg: &str) -> String {
+fn format_line(format: LogFormat, level: &str, msg: &str, fields: &[(&str, &str)]) -> String {
     let time = log_time_now();
     match format {
         LogFormat::Json => {
-            go_json(&serde_json::json!({"level": level, "msg": msg, "time": time}).to_string())
+            // serde_json's map is sorted by key, as Go's encoding/json writes logrus's.
+            let mut obj = serde_json::json!({"level": level, "msg": msg, "time": time});
+            for (k, v) in fields {
+                obj[*k] = serde_json::Value::from(*v);
+            }
+            go_json(&obj.to_string())
         }
-        // logrus leaves out an empty message.
-        LogFormat::Text if msg.is_empty() => format!("time=\"{time}\" level={level}"),
-        LogFormat::Text => format!("time=\"{time}\" level={level} msg={}", logrus_value(msg)),
+        LogFormat::Text => {
+            // logrus leaves out an empty message.
+            let mut line = format!("time=\"{time}\" level={level}");
+            if !msg.is_empty() {
+                line.push_str(&format!(" msg={}", logrus_value(msg)));
+            }
+            for (k, v) in fields {
+                line.push_str(&format!(" {k}={}", logrus_value(v)));
+            }
+            line
+        }
     }
 }
 
 /// logrus's line for a terminal: the level's first four letters in its
 /// colour, seconds since start-up, the message padded to 44 characters.
-fn colored_line(level: &str, msg: &str, secs: u64) -> String {
+fn colored_line(level: &str, msg: &str, secs: u64, fields: &[(&str, &str)]) -> String {
     let color = match level {
         "error" | "fatal" | "panic" => 31,
         "warning" => 33,
@@ -168,7 +192,11 @@ fn colored_line(level: &str, msg: &str, secs: u64) -> String {
     };
     let tag: String = level.to_uppercase().chars().take(4).collect();
     let msg = msg.strip_suffix('\n').unwrap_or(msg);
-    format!("\x1b[{color}m{tag}\x1b[0m[{secs:04}] {msg:<44} ")
+    let mut line = format!("\x1b[{color}m{tag}\x1b[0m[{secs:04}] {msg:<44} ");
+    for (k, v) in fields {
+        line.push_str(&format!(" \x1b[{color}m{k}\x1b[0m={}", logrus_value(v)));
+    }
+    line
 }
 
 /// A value as logrus's text formatter writes it: bare when it is made of
@@ -342,15 +370,15 @@ mod tests {
             logrus_value("x\n\t\x1b\x7f\u{85}\u{200b}é한"),
             r#""x\n\t\x1b\x7f\u0085\u200bé한""#
         );
-        let line = format_line(LogFormat::Text, "warning", "a b");
+        let line = format_line(LogFormat::Text, "warning", "a b", &[]);
         assert!(line.starts_with("time=\""), "{line}");
         assert!(line.ends_with("\" level=warning msg=\"a b\""), "{line}");
-        assert!(format_line(LogFormat::Text, "error", "").ends_with("level=error"));
+        assert!(format_line(LogFormat::Text, "error", "", &[]).ends_with("level=error"));
     }
 
     #[test]
     fn json_escapes_as_go() {
-        let line = format_line(LogFormat::Json, "error", "<a> & \u{2028}");
+        let line = format_line(LogFormat::Json, "error", "<a> & \u{2028}", &[]);
         assert!(
             line.starts_with(r#"{"level":"error","msg":"\u003ca\u003e \u0026 \u2028","time":""#),
             "{line}"
@@ -360,14 +388,14 @@ mod tests {
     #[test]
     fn terminal_lines_are_logrus_colored() {
         assert_eq!(
-            colored_line("error", "container does not exist", 0),
+            colored_line("error", "container does not exist", 0, &[]),
             format!(
                 "\x1b[31mERRO\x1b[0m[0000] container does not exist{} ",
                 " ".repeat(20)
             )
         );
-        assert!(colored_line("warning", "w", 61).starts_with("\x1b[33mWARN\x1b[0m[0061] w "));
-        assert!(colored_line("debug", "d", 0).starts_with("\x1b[37mDEBU"));
+        assert!(colored_line("warning", "w", 61, &[]).starts_with("\x1b[33mWARN\x1b[0m[0061] w "));
+        assert!(colored_line("debug", "d", 0, &[]).starts_with("\x1b[37mDEBU"));
     }
 
     #[test]
@@ -383,8 +411,27 @@ mod tests {
     }
 
     #[test]
+    fn fields_follow_the_message_as_logrus() {
+        let f = [("error", "mount x: bad")];
+        let line = format_line(LogFormat::Text, "warning", "configuration", &f);
+        assert!(
+            line.ends_with(" level=warning msg=configuration error=\"mount x: bad\""),
+            "{line}"
+        );
+        let line = format_line(LogFormat::Json, "warning", "configuration", &f);
+        assert!(
+            line.starts_with(
+                r#"{"error":"mount x: bad","level":"warning","msg":"configuration","time":""#
+            ),
+            "{line}"
+        );
+        assert!(colored_line("warning", "configuration", 0, &f)
+            .ends_with(" \x1b[33merror\x1b[0m=\"mount x: bad\""));
+    }
+
+    #[test]
     fn json_line_has_runc_fields() {
-        let line = format_line(LogFormat::Json, "error", "boom \"x\"");
+        let line = format_line(LogFormat::Json, "error", "boom \"x\"", &[]);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["level"], "error");
         assert_eq!(v["msg"], "boom \"x\"");

@@ -97,6 +97,32 @@ impl NsPlan {
     }
 }
 
+/// runc's check of the namespaces joined by path before anything is made for
+/// the container's process, in its order and words: each path must exist.
+pub fn check_paths(ns: &NsPlan) -> Result<()> {
+    const ORDER: [T; 8] = [
+        T::User,
+        T::Ipc,
+        T::Uts,
+        T::Network,
+        T::Pid,
+        T::Mount,
+        T::Cgroup,
+        T::Time,
+    ];
+    for t in ORDER {
+        if let Some(p) = ns.get(t).and_then(|n| n.path.as_ref()) {
+            std::fs::symlink_metadata(p).map_err(|e| {
+                anyhow::anyhow!(
+                    "unable to create new parent process: namespace path: lstat {}: {e}",
+                    p.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The parent's own namespaces, saved while it stands in joined ones for the clone.
 pub struct ParentJoin {
     saved: Vec<(File, CloneFlags)>,

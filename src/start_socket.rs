@@ -73,13 +73,27 @@ pub fn release(dir: &std::fs::File) -> Result<OwnedFd> {
     Ok(s)
 }
 
+/// A step of the init after `start` failed (a startContainer hook): the
+/// init has said so on the container's stderr and exits 1, as runc's does.
+#[derive(Debug)]
+pub struct FailedAfterStart(pub String);
+
+impl std::fmt::Display for FailedAfterStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FailedAfterStart {}
+
 /// EOF once the init has exec'd (its end is close-on-exec) or died: Ok. The
-/// init's error text if a step after `start` failed.
+/// init's error (`FailedAfterStart`) if a step after `start` failed.
 pub fn outcome(conn: &OwnedFd) -> Result<()> {
     let mut b = [0u8; 4096];
     let n = recv(conn.as_raw_fd(), &mut b, MsgFlags::empty()).unwrap_or(0);
     if n > 0 {
-        anyhow::bail!("{}", String::from_utf8_lossy(&b[..n]));
+        let text = String::from_utf8_lossy(&b[..n]).into_owned();
+        return Err(FailedAfterStart(text).into());
     }
     Ok(())
 }

@@ -148,10 +148,11 @@ fn failing_hooks_undo_create() {
         b.set(&format!("/hooks/{kind}"), json!([{"path": fail}]));
         let id = ctx.id(kind);
         let o = ctx.tong.create(&b, &id, &[]).failure();
-        assert!(
-            o.stderr.contains(kind) || o.stderr.contains("hook"),
-            "{kind}: {o:?}"
+        // runc 1.2's words, the hook's output as it wrote it (quoted).
+        let want = format!(
+            "unable to start container process: error during container init: error running {kind} hook #0: exit status 3, stdout: , stderr: hook-said-no\\n"
         );
+        assert!(o.stderr.contains(&want), "{kind}: {o:?}");
         assert_eq!(o.stderr.trim().lines().count(), 1, "one-line error: {o:?}");
         assert_clean_simple(&ctx.tong, &id, &b, &[]);
     }
@@ -166,6 +167,30 @@ fn failing_hooks_undo_create() {
     b.set("/hooks/prestart", json!([{"path": fail}]));
     let id = ctx.id("run");
     ctx.tong.run(&b, &id, &[]).failure();
+    assert_clean_simple(&ctx.tong, &id, &b, &[]);
+}
+
+/// A failing startContainer hook under `run`: as runc's, the init prints the
+/// error (runc 1.2's words, the hook's output as it wrote it) on the
+/// container's stderr and exits 1, which is `run`'s code; `run` adds no line
+/// of its own, the user process never runs, and nothing is left.
+#[test]
+fn failing_start_container_hook_in_run() {
+    require_root!();
+    let ctx = Ctx::new("hk-startfail");
+    let mut b = ctx.bundle("echo user-ran");
+    b.set(
+        "/hooks/startContainer",
+        json!([{"path": "/bin/sh", "args": ["sh", "-c", "cat >/dev/null; echo no >&2; exit 4"]}]),
+    );
+    let id = ctx.id("");
+    let o = ctx.tong.run(&b, &id, &[]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_eq!(
+        o.stderr, "error running startContainer hook #0: exit status 4, stdout: , stderr: no\n\n",
+        "{o:?}"
+    );
+    assert!(!o.stdout.contains("user-ran"), "{o:?}");
     assert_clean_simple(&ctx.tong, &id, &b, &[]);
 }
 
@@ -203,7 +228,8 @@ fn hook_timeout() {
     let took = t0.elapsed();
     assert!(took < Duration::from_secs(10), "timeout 1s took {took:?}");
     assert!(
-        o.stderr.contains("timed out") || o.stderr.contains("timeout"),
+        o.stderr
+            .contains("error running prestart hook #0: hook ran past specified timeout of 1.0s"),
         "{o:?}"
     );
     // The hook itself is killed too.
@@ -250,7 +276,12 @@ fn hook_output_larger_than_a_pipe() {
     );
     let id = ctx.id("fail");
     let o = ctx.tong.create(&b, &id, &[]).failure();
-    assert!(o.stderr.contains("exit status: 4"), "{:.300}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("error running createRuntime hook #0: exit status 4, stdout: oooo"),
+        "{:.300}",
+        o.stderr
+    );
     assert!(o.stderr.contains("stdout: oooo"), "{:.300}", o.stderr);
     assert!(o.stderr.contains("stderr: eeee"), "{:.300}", o.stderr);
     assert!(o.stderr.contains("[output truncated]"), "{:.300}", o.stderr);
@@ -293,7 +324,10 @@ fn hook_timeout_covers_stdin_and_kills_the_group() {
         let _ = std::fs::remove_file(log.join("bg.pid"));
         let id = ctx.id(kind);
         let o = ctx.tong.create(&b, &id, &[]).failure();
-        assert!(o.stderr.contains("timed out"), "{kind}: {o:?}");
+        assert!(
+            o.stderr.contains("hook ran past specified timeout of 1.0s"),
+            "{kind}: {o:?}"
+        );
         let read = |f: &str| -> i32 {
             std::fs::read_to_string(log.join(f))
                 .unwrap_or_default()
@@ -377,7 +411,12 @@ fn big_state_and_output_of_container_hooks() {
     b.set("/hooks/createContainer", json!([{"path": loud}]));
     let id = ctx.id("loud");
     let o = ctx.tong.create(&b, &id, &[]).failure();
-    assert!(o.stderr.contains("exit status: 9"), "{:.300}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("error running createContainer hook #0: exit status 9"),
+        "{:.300}",
+        o.stderr
+    );
     assert!(o.stderr.contains("stderr: zzzz"), "{:.300}", o.stderr);
     assert!(o.stderr.contains("truncated"), "{:.300}", o.stderr);
     assert_clean_simple(&ctx.tong, &id, &b, &[]);

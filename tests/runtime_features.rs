@@ -340,7 +340,19 @@ fn unknown_bind_option_is_refused() {
     let id = ctx.id("tmpfs");
     let o = ctx.tong.create(&b, &id, &[]);
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains("mount tmpfs on /t"), "{}", o.stderr);
+    // runc's words: the mount named, then the mount(2) the kernel refused.
+    assert!(
+        o.stderr.contains(
+            r#"error mounting \"tmpfs\" to rootfs at \"/t\": mount src=tmpfs, dst=/t, dstFd="#
+        ),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("data=tgbogus: invalid argument"),
+        "{}",
+        o.stderr
+    );
     assert_clean_simple(&ctx.tong, &id, &b, &[]);
 }
 

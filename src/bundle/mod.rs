@@ -144,6 +144,7 @@ fn plan(spec: Spec, bundle: PathBuf, id: &str) -> Result<Plan> {
             cgroup_path.display()
         );
     }
+    mounts::warn_relative(&spec, &mounts, &bundle);
     Ok(Plan {
         spec,
         bundle,
@@ -257,8 +258,9 @@ fn validate_linux(spec: &Spec, ns: &NsPlan) -> Result<()> {
     Ok(())
 }
 
-/// runc's rule: a sysctl is allowed only if it lives in a namespace the
-/// container has of its own.
+/// runc's rule and words: a sysctl is allowed only if it lives in a
+/// namespace the container has of its own (a network namespace joined by
+/// path must not be ours); kernel.hostname conflicts with the hostname field.
 fn check_sysctl(key: &str, ns: &NsPlan) -> Result<()> {
     let ipc = [
         "kernel.msgmax",
@@ -270,25 +272,63 @@ fn check_sysctl(key: &str, ns: &NsPlan) -> Result<()> {
         "kernel.shmmni",
         "kernel.shm_rmid_forced",
     ];
-    let (needs, what) = if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
-        (T::Ipc, "ipc")
-    } else if key.starts_with("net.") {
-        (T::Network, "network")
-    } else if key == "kernel.hostname" || key == "kernel.domainname" {
-        (T::Uts, "uts")
-    } else {
-        bail!(
-            "sysctl {} is not in a separate kernel namespace",
-            crate::logging::go_quote(key)
-        );
-    };
-    if !ns.has(needs) {
-        bail!(
-            "sysctl {} is not allowed in the host's {what} namespace",
-            crate::logging::go_quote(key)
-        );
+    let key = dotted_sysctl(key);
+    let q = crate::logging::go_quote(&key);
+    if ipc.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
+        if !ns.has(T::Ipc) {
+            bail!("sysctl {q} is not allowed in the hosts ipc namespace");
+        }
+        return Ok(());
     }
-    Ok(())
+    if key.starts_with("net.") {
+        let host = match ns.get(T::Network) {
+            None => true,
+            Some(n) => match &n.path {
+                None => false,
+                Some(p) => is_host_netns(p)?,
+            },
+        };
+        if host {
+            bail!("sysctl {q} not allowed in host network namespace");
+        }
+        return Ok(());
+    }
+    if ns.has(T::Uts) {
+        match key.as_str() {
+            "kernel.domainname" => return Ok(()),
+            "kernel.hostname" => {
+                bail!("sysctl {q} is not allowed as it conflicts with the OCI \"hostname\" field")
+            }
+            _ => {}
+        }
+    }
+    bail!("sysctl {q} is not in a separate kernel namespace")
+}
+
+/// sysctl(8)'s other form, "net/ipv4/conf/eno2.100/rp_filter", in dots
+/// (a dot in a component becomes a slash), as runc checks and names it.
+fn dotted_sysctl(key: &str) -> String {
+    match key.find(['.', '/']) {
+        Some(i) if key.as_bytes()[i] == b'/' => key
+            .chars()
+            .map(|c| match c {
+                '.' => '/',
+                '/' => '.',
+                c => c,
+            })
+            .collect(),
+        _ => key.to_string(),
+    }
+}
+
+/// Whether the network namespace at `path` is the one tong runs in.
+fn is_host_netns(path: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let stat = |p: &Path| {
+        std::fs::metadata(p).map_err(|e| anyhow!("invalid netns path: stat {}: {e}", p.display()))
+    };
+    let (own, other) = (stat(Path::new("/proc/self/ns/net"))?, stat(path)?);
+    Ok(own.dev() == other.dev() && own.ino() == other.ino())
 }
 
 #[cfg(test)]
@@ -373,6 +413,41 @@ mod tests {
                 .unwrap_or_else(|| panic!("{json} accepted"));
             assert!(err.to_string().contains(word), "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn sysctl_refusals_read_like_runc() {
+        let ns =
+            |extra: &str| serde_json::json!([{"type": "mount"}, {"type": "uts"}, {"type": extra}]);
+        let cases = [
+            (
+                serde_json::json!({"linux": {"namespaces": ns("pid"), "sysctl": {"net/ipv4/ip_forward": "1"}}}),
+                r#"sysctl "net.ipv4.ip_forward" not allowed in host network namespace"#,
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": ns("network"), "sysctl": {"kernel.shmmax": "1"}}}),
+                r#"sysctl "kernel.shmmax" is not allowed in the hosts ipc namespace"#,
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": ns("ipc"), "sysctl": {"kernel.hostname": "x"}}}),
+                r#"sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field"#,
+            ),
+            (
+                serde_json::json!({"linux": {"namespaces": ns("ipc"), "sysctl": {"vm.swappiness": "1"}}}),
+                r#"sysctl "vm.swappiness" is not in a separate kernel namespace"#,
+            ),
+        ];
+        for (json, want) in cases {
+            let err = spec_with(json.clone())
+                .err()
+                .unwrap_or_else(|| panic!("{json} accepted"));
+            assert_eq!(err.to_string(), want, "{json}");
+        }
+        assert_eq!(
+            dotted_sysctl("net/ipv4/conf/eno2.100/rp_filter"),
+            "net.ipv4.conf.eno2/100.rp_filter"
+        );
+        assert_eq!(dotted_sysctl("net.ipv4.ip_forward"), "net.ipv4.ip_forward");
     }
 
     type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;

@@ -6,9 +6,10 @@ use crate::logging::go_quote;
 use crate::namespaces::NsPlan;
 use crate::rootfs::idmap::{IdMapPlan, Maps};
 use crate::rootfs::mounts::PlannedMount;
-use crate::rootfs::options;
+use crate::rootfs::options::{self, MountOptions};
 use anyhow::{bail, Result};
-use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType as T, Mount, Spec};
+use std::path::Path;
 
 /// On a bind mount an option tong does not know is an error naming it (runc
 /// 1.2: the kernel would ignore filesystem data there, and a caller relying
@@ -17,6 +18,13 @@ use oci_spec::runtime::{LinuxNamespaceType as T, Spec};
 pub fn plan(spec: &Spec, ns: &NsPlan) -> Result<Vec<PlannedMount>> {
     let mut out = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            // runc's words while it converts the spec (one for each mount).
+            crate::logging::warn(&format!(
+                "mount destination {} is not absolute. Support for non-absolute mount destinations will be removed in a future release.",
+                m.destination().display()
+            ));
+        }
         let what = format!("mounts[{i}] ({})", m.destination().display());
         let raw = m.options().as_deref().unwrap_or(&[]);
         let opts = options::parse(raw);
@@ -69,6 +77,82 @@ pub fn plan(spec: &Spec, ns: &NsPlan) -> Result<Vec<PlannedMount>> {
     Ok(out)
 }
 
+/// runc's second warning about a relative destination (its validator's,
+/// once the whole config passed; the first such mount only), in runc 1.2's
+/// words: its configs.Mount as Go's %+v prints it.
+pub fn warn_relative(spec: &Spec, planned: &[PlannedMount], bundle: &Path) {
+    let mut mounts = spec.mounts().iter().flatten().zip(planned);
+    if let Some((m, pm)) = mounts.find(|(m, _)| !m.destination().is_absolute()) {
+        crate::logging::warn_error(
+            "configuration",
+            &format!(
+                "mount {}: relative destination path is **deprecated**, using it as relative to /",
+                go_mount(m, &pm.opts, bundle)
+            ),
+        );
+    }
+}
+
+/// runc 1.2's configs.Mount for `m`, printed as Go's %+v prints a pointer to it.
+fn go_mount(m: &Mount, o: &MountOptions, bundle: &Path) -> String {
+    let bind = o.is_bind();
+    let mut source = m.source().clone().unwrap_or_default();
+    if bind && !source.as_os_str().is_empty() && !source.is_absolute() {
+        source = bundle.join(source);
+    }
+    let device = if bind {
+        "bind".to_string()
+    } else {
+        m.typ().clone().unwrap_or_default()
+    };
+    let propagation: Vec<String> = o.propagation.iter().map(|p| p.bits().to_string()).collect();
+    let rec_attr = if o.has_recursive_attrs() {
+        format!(
+            "&{{Attr_set:{} Attr_clr:{} Propagation:0 Userns_fd:0}}",
+            o.rec_set, o.rec_clear
+        )
+    } else {
+        "<nil>".to_string()
+    };
+    let maps = |v: &Option<Vec<LinuxIdMapping>>| {
+        let items: Vec<String> = v
+            .iter()
+            .flatten()
+            .map(|x| {
+                format!(
+                    "{{ContainerID:{} HostID:{} Size:{}}}",
+                    x.container_id(),
+                    x.host_id(),
+                    x.size()
+                )
+            })
+            .collect();
+        format!("[{}]", items.join(" "))
+    };
+    let idmapping = match (
+        o.idmap,
+        m.uid_mappings().is_some() || m.gid_mappings().is_some(),
+    ) {
+        (None, false) => "<nil>".to_string(),
+        (rec, _) => format!(
+            "&{{Recursive:{} UserNSPath: UIDMappings:{} GIDMappings:{}}}",
+            rec.unwrap_or(false),
+            maps(m.uid_mappings()),
+            maps(m.gid_mappings())
+        ),
+    };
+    format!(
+        "&{{Source:{} Destination:{} Device:{device} Flags:{} ClearedFlags:{} PropagationFlags:[{}] Data:{} Relabel: RecAttr:{rec_attr} Extensions:{} IDMapping:{idmapping}}}",
+        source.display(),
+        m.destination().display(),
+        o.flags.bits(),
+        o.cleared.bits(),
+        propagation.join(" "),
+        o.data.join(","),
+        u8::from(o.tmpcopyup),
+    )
+}
+
 /// linux.personality, linux.memoryPolicy, netDevices and intelRdt.
 pub fn validate_linux_extras(spec: &Spec, ns: &NsPlan) -> Result<()> {
     let Some(linux) = spec.linux() else {
@@ -113,4 +197,32 @@ pub fn validate_linux_extras(spec: &Spec, ns: &NsPlan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount(json: serde_json::Value) -> Mount {
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// runc 1.2's configs.Mount as its validator's warning prints it.
+    #[test]
+    fn relative_mount_reads_as_runc_prints_it() {
+        let m =
+            mount(serde_json::json!({"destination": "rel", "type": "tmpfs", "source": "tmpfs"}));
+        assert_eq!(
+            go_mount(&m, &options::parse(&[]), Path::new("/b")),
+            "&{Source:tmpfs Destination:rel Device:tmpfs Flags:0 ClearedFlags:0 PropagationFlags:[] Data: Relabel: RecAttr:<nil> Extensions:0 IDMapping:<nil>}"
+        );
+        let m = mount(
+            serde_json::json!({"destination": "d", "source": "src", "options": ["rbind", "rw", "rprivate", "rro", "tmpcopyup"]}),
+        );
+        let o = options::parse(m.options().as_deref().unwrap());
+        assert_eq!(
+            go_mount(&m, &o, Path::new("/b")),
+            "&{Source:/b/src Destination:d Device:bind Flags:20480 ClearedFlags:1 PropagationFlags:[278528] Data: Relabel: RecAttr:&{Attr_set:1 Attr_clr:0 Propagation:0 Userns_fd:0} Extensions:1 IDMapping:<nil>}"
+        );
+    }
 }

@@ -8,6 +8,7 @@ mod hierarchy;
 pub mod systemd;
 mod v1;
 mod v2;
+mod words;
 
 use anyhow::{anyhow, Result};
 pub use hierarchy::{Hierarchies, Hierarchy};
@@ -79,6 +80,8 @@ pub struct Cgroup {
     /// --systemd-cgroup: the transient scope whose cgroup `path` is
     /// (`systemd.rs`); systemd makes it, sets its properties, removes it.
     scope: Option<Scope>,
+    /// What a cpuset cgroup made on v1 starts with (`with_cpuset`).
+    cpuset: v1::Cpuset,
 }
 
 impl Cgroup {
@@ -90,12 +93,25 @@ impl Cgroup {
             hier: Hierarchies::read(),
             manager: OnceCell::new(),
             scope: None,
+            cpuset: v1::Cpuset::default(),
         })
     }
 
     /// The cgroup at `path` is the systemd scope `scope` (if any).
     pub fn with_scope(mut self, scope: Option<Scope>) -> Cgroup {
         self.scope = scope;
+        self
+    }
+
+    /// On v1 the cpuset cgroup is made with the cpus and mems of `r` (runc
+    /// writes them when it makes the cgroup, before any task joins).
+    pub fn with_cpuset(mut self, r: Option<&LinuxResources>) -> Cgroup {
+        let cpu = r.and_then(|r| r.cpu().as_ref());
+        let given = |v: Option<&String>| v.filter(|v| !v.is_empty()).cloned();
+        self.cpuset = v1::Cpuset {
+            cpus: given(cpu.and_then(|c| c.cpus().as_ref())),
+            mems: given(cpu.and_then(|c| c.mems().as_ref())),
+        };
         self
     }
 
@@ -186,7 +202,7 @@ impl Cgroup {
             return Ok(None);
         }
         if create {
-            v1::create(&self.hier, &self.path)?;
+            v1::create(&self.hier, &self.path, &self.cpuset)?;
         }
         let mut join = SelfJoin::default();
         for h in &self.hier.all {
@@ -206,7 +222,7 @@ impl Cgroup {
             return s.start(&self.id, pid);
         }
         if self.direct_v1() {
-            return v1::join(&self.hier, &self.path, pid);
+            return v1::join(&self.hier, &self.path, pid, &self.cpuset);
         }
         if let (Some(dir), Some(mount)) = (self.direct_v2(), self.v2_mount()) {
             v2::create(mount, &self.path)?;
@@ -272,9 +288,18 @@ impl Cgroup {
             oom_score_adj: None,
             freezer_state: None,
         };
+        if self.hier.has_v1() {
+            // runc checks it with these words before it writes (libcgroups
+            // refuses it in others).
+            if let Some(s) = r.memory().as_ref().and_then(|m| m.swappiness()) {
+                if s > 100 {
+                    anyhow::bail!("invalid memory swappiness value: {s} (valid range is 0-100)");
+                }
+            }
+        }
         self.manager()?
             .apply(&opt)
-            .map_err(|e| anyhow!("apply cgroup resources: {e}"))?;
+            .map_err(|e| anyhow!("{}", words::of_manager(&e)))?;
         self.apply_bfq_weight_devices(r)
     }
 
@@ -317,14 +342,7 @@ impl Cgroup {
         let file = dir.join("blkio.bfq.weight_device");
         for d in devs {
             if let Some(w) = d.weight() {
-                let line = format!("{}:{} {}", d.major(), d.minor(), w);
-                std::fs::write(&file, &line).map_err(|e| {
-                    anyhow!(
-                        "failed to write {} to {}: {e}",
-                        crate::logging::go_quote(&line),
-                        file.display()
-                    )
-                })?;
+                words::write_file(&file, &format!("{}:{} {}", d.major(), d.minor(), w))?;
             }
         }
         Ok(())

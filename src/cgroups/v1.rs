@@ -16,22 +16,30 @@ pub fn dir(mount: &Path, rel: &Path) -> PathBuf {
     mount.join(rel.strip_prefix("/").unwrap_or(rel))
 }
 
+/// The cpus and mems the config gives a new cpuset cgroup (else its
+/// parent's are copied down).
+#[derive(Clone, Debug, Default)]
+pub struct Cpuset {
+    pub cpus: Option<String>,
+    pub mems: Option<String>,
+}
+
 /// Makes the container's cgroup in every hierarchy: v1 controllers, named
 /// ones and (on a hybrid host) cgroup2, as runc does.
-pub fn create(h: &Hierarchies, rel: &Path) -> Result<()> {
+pub fn create(h: &Hierarchies, rel: &Path, cpuset: &Cpuset) -> Result<()> {
     for hier in &h.all {
         let d = dir(&hier.mount, rel);
         std::fs::create_dir_all(&d).map_err(|e| anyhow!("create cgroup {}: {e}", d.display()))?;
         if hier.controllers.iter().any(|c| c == "cpuset") {
-            fill_cpuset(&hier.mount, rel)?;
+            fill_cpuset(&hier.mount, rel, cpuset)?;
         }
     }
     Ok(())
 }
 
 /// Puts `pid` in the container's cgroup in every hierarchy, made if needed.
-pub fn join(h: &Hierarchies, rel: &Path, pid: Pid) -> Result<()> {
-    create(h, rel)?;
+pub fn join(h: &Hierarchies, rel: &Path, pid: Pid, cpuset: &Cpuset) -> Result<()> {
+    create(h, rel, cpuset)?;
     for hier in &h.all {
         write_procs(&dir(&hier.mount, rel), pid)?;
     }
@@ -56,17 +64,24 @@ pub fn join_self(tasks: &[PathBuf]) -> Result<()> {
 }
 
 /// A new cpuset cgroup starts with empty cpus and mems, and a task cannot join
-/// it until they are set: copy them down from the parent, level by level.
-fn fill_cpuset(mount: &Path, rel: &Path) -> Result<()> {
-    for file in ["cpuset.cpus", "cpuset.mems"] {
+/// it until they are set: copy them down from the parent, level by level; the
+/// container's own get the config's, as runc's cgroup creation does (so the
+/// kernel's refusal of them is reported at that step).
+fn fill_cpuset(mount: &Path, rel: &Path, cpuset: &Cpuset) -> Result<()> {
+    for (file, want) in [("cpuset.cpus", &cpuset.cpus), ("cpuset.mems", &cpuset.mems)] {
         let mut cur = mount.to_path_buf();
         let mut value = read_trimmed(&cur.join(file))?;
-        for c in rel.strip_prefix("/").unwrap_or(rel).components() {
+        let levels: Vec<_> = rel.strip_prefix("/").unwrap_or(rel).components().collect();
+        for (n, c) in levels.iter().enumerate() {
             cur.push(c);
             let p = cur.join(file);
+            if let Some(v) = want.as_ref().filter(|_| n + 1 == levels.len()) {
+                super::words::write_file(&p, v)?;
+                continue;
+            }
             let own = read_trimmed(&p)?;
             if own.is_empty() {
-                std::fs::write(&p, &value).map_err(|e| anyhow!("write {}: {e}", p.display()))?;
+                super::words::write_file(&p, &value)?;
             } else {
                 value = own;
             }

@@ -4,7 +4,7 @@
 //! shares with another formula, ignores blockIO weight devices and swap the
 //! way runc computes it). libcgroups still reads statistics.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 
@@ -54,14 +54,7 @@ fn enable(dir: &Path, offered: &[&str]) {
 
 /// Writes `value` to `dir`/`file` with runc's error words.
 fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
-    let p = dir.join(file);
-    std::fs::write(&p, value).map_err(|e| {
-        anyhow!(
-            "failed to write {}: write {}: {e}",
-            crate::logging::go_quote(value),
-            p.display()
-        )
-    })
+    super::words::write_file(&dir.join(file), value)
 }
 
 /// runc's numToStr: 0 is "leave it", negative is "max".

@@ -35,9 +35,15 @@ fn run_blocked(g: &Global, a: &RunArgs) -> Result<i32> {
     // A foreground run stays the service's main process (runc's MAINPID).
     let started = checkpoint().and_then(|()| container::start(&created.container, !a.detach));
     drop(created.container);
-    if let Err(e) = started {
-        let _ = container::delete(&g.root, &c.id, true);
-        return Err(e);
+    match started {
+        Ok(()) => {}
+        // The init failed after start and said why on the container's
+        // stderr: as runc's, the container ran and exited 1 (waited for below).
+        Err(e) if !a.detach && e.is::<crate::start_socket::FailedAfterStart>() => {}
+        Err(e) => {
+            let _ = container::delete(&g.root, &c.id, true);
+            return Err(e);
+        }
     }
     crate::failpoint!("run.started");
     if a.detach {

@@ -173,19 +173,20 @@ impl<'a> Launch<'a> {
             return Ok(None);
         }
         let cg = Cgroup::open(&self.container.state.cgroup_path, self.opts.id, false)?
-            .with_scope(plan.systemd.clone());
+            .with_scope(plan.systemd.clone())
+            .with_cpuset(resources(plan));
         // Before the guard owns it: a failure must not tear down someone
         // else's cgroup.
         cg.check_existing()?;
         let cg = self.guard.cgroup(cg);
         let self_join = if self_join_possible(plan) {
-            cg.prepare_self_join(true)?
+            cg.prepare_self_join(true).map_err(making_cgroup)?
         } else {
             None
         };
         if self_join.is_some() {
             // The cgroup is complete before anyone is in it.
-            apply_resources(plan, cg, self.opts.rootless_cgroups)?;
+            apply_resources(plan, cg, self.opts.rootless_cgroups).map_err(setting_cgroup)?;
         }
         crate::failpoint!("create.cgroup");
         Ok(self_join)
@@ -201,7 +202,8 @@ impl<'a> Launch<'a> {
         }
         let cg = self.guard.cgroup(
             Cgroup::open(&self.container.state.cgroup_path, self.opts.id, false)?
-                .with_scope(plan.systemd.clone()),
+                .with_scope(plan.systemd.clone())
+                .with_cpuset(resources(plan)),
         );
         cg.add(pid)?;
         apply_resources(plan, cg, false)
@@ -229,11 +231,12 @@ impl<'a> Launch<'a> {
         if self.has_cgroup() {
             let cg = self.guard.cgroup_ref().context("cgroup not prepared")?;
             match self_join {
-                Some(s) if !born_in_cgroup => s.join_unified(pid)?,
+                Some(s) if !born_in_cgroup => s.join_unified(pid).map_err(making_cgroup)?,
                 Some(_) => {}
                 None => {
-                    cg.add(pid)?;
-                    apply_resources(plan, cg, self.opts.rootless_cgroups)?;
+                    cg.add(pid).map_err(making_cgroup)?;
+                    apply_resources(plan, cg, self.opts.rootless_cgroups)
+                        .map_err(setting_cgroup)?;
                 }
             }
         }
@@ -341,6 +344,27 @@ fn self_join_possible(plan: &Plan) -> bool {
         && [T::Mount, T::Cgroup]
             .iter()
             .all(|t| plan.ns.get(*t).is_none_or(|n| n.path.is_none()))
+}
+
+fn resources(plan: &Plan) -> Option<&oci_spec::runtime::LinuxResources> {
+    plan.linux().and_then(|l| l.resources().as_ref())
+}
+
+/// runc's words for a cgroup it could not make or join (its Apply; on v1
+/// that writes the cpuset's cpus and mems too).
+fn making_cgroup(e: anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "unable to start container process: unable to apply cgroup configuration: {e:#}"
+    )
+}
+
+/// runc's words for a limit the kernel refused: runc sets them (its Set)
+/// while its init waits, after the mounts, whereas tong sets them before the
+/// first process runs.
+fn setting_cgroup(e: anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "unable to start container process: error during container init: error setting cgroup config for procHooks process: {e:#}"
+    )
 }
 
 /// Resources and device rules; a rootless runtime (in a delegated cgroup)

@@ -9,7 +9,7 @@ use crate::process::clone::{clone3_into, Forked};
 use crate::process::init::{self, InitArgs};
 use crate::sync::{self, Msg};
 use crate::{debug, start_socket};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType as T;
 use std::os::fd::{AsFd, OwnedFd};
@@ -55,9 +55,16 @@ fn send_mount_fds(chan: &sync::Channel, trees: crate::rootfs::idmap::Prepared) -
     Ok(())
 }
 
+/// runc's words for what failed while the init set the container up (its
+/// own error, or a step the parent took for it: the runtime hooks).
+fn during_init(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("unable to start container process: error during container init: {e}")
+}
+
 impl Spawner for InitSpawner {
     fn spawn(self, launch: &mut Launch) -> Result<Pid> {
         let (plan, opts) = (launch.plan, launch.opts);
+        crate::namespaces::check_paths(&plan.ns)?;
         let self_join = launch.prepare_cgroup()?;
         let unified = self_join.as_ref().and_then(|s| s.unified_fd());
         let dir = std::fs::File::open(&launch.container.dir)?;
@@ -116,7 +123,7 @@ impl Spawner for InitSpawner {
                 .recv_with_fd()?
                 .context("container init exited before it was ready")?;
             match msg {
-                Msg::Error(e) => bail!("unable to start container process: {e}"),
+                Msg::Error(e) => return Err(during_init(e)),
                 Msg::Forked { pid: real } => {
                     // The intermediate is done; the init it forked is ours now.
                     nix::sys::wait::waitpid(pid, None).context("reap the intermediate")?;
@@ -128,7 +135,9 @@ impl Spawner for InitSpawner {
                     launch.seccomp_listener(pid, &fd)?;
                 }
                 Msg::RunHooks => {
-                    launch.runtime_hooks(pid)?;
+                    launch
+                        .runtime_hooks(pid)
+                        .map_err(|e| during_init(format!("{e:#}")))?;
                     parent.send(&Msg::HooksDone { pid: pid.as_raw() })?;
                 }
                 Msg::Ready => {

@@ -56,10 +56,11 @@ pub fn run(a: InitArgs) -> ! {
             unsafe { libc::_exit(1) }
         }
     };
-    // After Ready the parent is gone: stderr is all we have.
-    eprintln!("tong init: {err:#}");
+    // After Ready the parent is gone: as runc's init, the bare error on the
+    // container's stderr and exit status 1 (`run` reports nothing more).
+    eprintln!("{}", crate::logging::go_style(&format!("{err:#}")));
     // SAFETY: as above.
-    unsafe { libc::_exit(127) }
+    unsafe { libc::_exit(1) }
 }
 
 /// What is left to do once `start` arrives.

@@ -5,31 +5,26 @@ use anyhow::{bail, Result};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-fn executable(p: &Path) -> std::io::Result<()> {
-    let meta = std::fs::metadata(p)?;
-    if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 {
-        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+/// Why `p` cannot be executed, as Go's findExecutable says it: the stat
+/// error ("stat P: no such file or directory"), else "is a directory" or
+/// "permission denied".
+fn executable(p: &Path) -> std::result::Result<(), String> {
+    let meta = std::fs::metadata(p)
+        .map_err(|e| crate::logging::go_style(&format!("stat {}: {e}", p.display())))?;
+    if meta.is_dir() {
+        return Err("is a directory".into());
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err("permission denied".into());
     }
     Ok(())
-}
-
-fn words(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::ENOENT) => "no such file or directory".into(),
-        Some(libc::EACCES) => "permission denied".into(),
-        _ => e.to_string().to_lowercase(),
-    }
 }
 
 pub fn find(arg0: &str, env: &[String]) -> Result<PathBuf> {
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
-        if let Err(e) = executable(&p) {
-            bail!(
-                "exec: {}: stat {arg0}: {}",
-                crate::logging::go_quote(arg0),
-                words(&e)
-            );
+        if let Err(why) = executable(&p) {
+            bail!("exec: {}: {why}", crate::logging::go_quote(arg0));
         }
         return Ok(p);
     }
@@ -44,7 +39,7 @@ pub fn find(arg0: &str, env: &[String]) -> Result<PathBuf> {
         let cand = Path::new(dir).join(arg0);
         match executable(&cand) {
             Ok(()) => return Ok(cand),
-            Err(e) if e.raw_os_error() == Some(libc::EACCES) && cand.exists() => denied = true,
+            Err(_) if cand.exists() => denied = true,
             Err(_) => {}
         }
     }
@@ -72,12 +67,17 @@ mod tests {
         let e = find("no-such-tool-xyz", &env).unwrap_err().to_string();
         assert!(e.contains("executable file not found in $PATH"), "{e}");
         let e = find("/no/such", &env).unwrap_err().to_string();
-        assert!(e.contains("no such file or directory"), "{e}");
+        assert_eq!(
+            e,
+            "exec: \"/no/such\": stat /no/such: no such file or directory"
+        );
+        let e = find("/tmp", &env).unwrap_err().to_string();
+        assert_eq!(e, "exec: \"/tmp\": is a directory");
         let f = std::env::temp_dir().join(format!("tong-noexec-{}", std::process::id()));
         std::fs::write(&f, "x").unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = find(f.to_str().unwrap(), &env).unwrap_err().to_string();
         std::fs::remove_file(&f).unwrap();
-        assert!(e.contains("permission denied"), "{e}");
+        assert_eq!(e, format!("exec: \"{}\": permission denied", f.display()));
     }
 }

@@ -53,20 +53,24 @@ pub fn readonly_paths(root: BorrowedFd, paths: &[String]) -> Result<()> {
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(e).with_context(|| format!("readonly path {p}")),
         };
+        // runc's words: "can't make "/proc/bus" read-only: mount src=...".
+        let what = || format!("can't make {} read-only", crate::logging::go_quote(p));
+        let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
         mount(
             Some(fd_path(&fd).as_str()),
             fd_path(&fd).as_str(),
             None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
+            bind,
             None::<&str>,
         )
-        .with_context(|| format!("bind readonly path {p}"))?;
+        .map_err(|e| super::mounts::mount_failed(Some(p), Path::new(p), None, bind, None, e))
+        .with_context(what)?;
         let top = safe_fs::open_in_root(root, Path::new(p), libc::O_PATH | libc::O_NOFOLLOW)?;
         remount_bind(
             top.as_fd(),
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         )
-        .with_context(|| format!("readonly path {p}"))?;
+        .with_context(what)?;
     }
     Ok(())
 }

@@ -25,21 +25,45 @@ fn root_propagation(plan: &Plan) -> Option<MsFlags> {
         .and_then(options::propagation)
 }
 
+/// The propagation of `/` while the rootfs is being set up. An unbindable
+/// `/` (or rootfs below it) cannot be bound onto itself: as runc 1.2.7+,
+/// 1.3.1+ and 1.4 (runc#4724), that one comes after pivot_root (`enter`).
+fn setup_propagation(plan: &Plan) -> MsFlags {
+    match root_propagation(plan) {
+        Some(p) if !p.contains(MsFlags::MS_UNBINDABLE) => p,
+        _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    }
+}
+
+/// runc's words for a mount of the root's setup that failed.
+fn preparing(
+    src: Option<&Path>,
+    dst: &Path,
+    flags: MsFlags,
+    e: nix::errno::Errno,
+) -> anyhow::Error {
+    let src = src.map(|s| s.to_string_lossy().into_owned());
+    mounts::mount_failed(src.as_deref(), dst, None, flags, None, e)
+        .context("error preparing rootfs")
+}
+
 /// Everything before the hooks and pivot_root. `prepared`: the idmapped
 /// trees the parent made (`idmap::prepare`), by mount index.
 pub fn prepare(plan: &Plan, mut prepared: idmap::Prepared) -> Result<()> {
-    let prop = root_propagation(plan).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>).context("set propagation of /")?;
+    let prop = setup_propagation(plan);
+    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+        .map_err(|e| preparing(None, Path::new("/"), prop, e))?;
     let host_mounts = crate::mountinfo::read()?;
     make_parent_private(&plan.rootfs, &host_mounts)?;
+    let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
     mount(
         Some(&plan.rootfs),
         &plan.rootfs,
         None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
+        bind,
         None::<&str>,
     )
-    .context("bind rootfs onto itself")?;
+    .map_err(|e| preparing(Some(&plan.rootfs), &plan.rootfs, bind, e))?;
     let root = std::fs::File::open(&plan.rootfs).context("open rootfs")?;
     let ctx = mounts::MountCtx {
         root: root.as_fd(),
@@ -107,19 +131,20 @@ fn make_parent_private(rootfs: &Path, mounts: &[crate::mountinfo::MountEntry]) -
         }
     }
     if let Some(m) = best.filter(|m| m.shared) {
+        let private = MsFlags::MS_PRIVATE;
         mount(
             None::<&str>,
             &m.mountpoint,
             None::<&str>,
-            MsFlags::MS_PRIVATE,
+            private,
             None::<&str>,
         )
-        .with_context(|| format!("make {} private", m.mountpoint.display()))?;
+        .map_err(|e| preparing(None, &m.mountpoint, private, e))?;
     }
     Ok(())
 }
 
-/// pivot_root (or move + chroot), then rootfsPropagation if it asks for sharing.
+/// pivot_root (or move + chroot), then rootfsPropagation on the new `/`.
 pub fn enter(plan: &Plan, no_pivot: bool) -> Result<()> {
     if no_pivot {
         pivot::move_root(&plan.rootfs)?;

@@ -4,7 +4,7 @@
 use super::mountapi;
 use super::options::MountOptions;
 use crate::safe_fs::{self, fd_path};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -39,6 +39,44 @@ pub fn destination(m: &Mount) -> PathBuf {
     }
 }
 
+/// A bind mount's source: relative to the bundle, as runc (which runs in it)
+/// resolves it.
+fn bind_source(ctx: &MountCtx, m: &Mount) -> PathBuf {
+    let src = m.source().clone().unwrap_or_default();
+    if src.is_absolute() {
+        src
+    } else {
+        ctx.bundle.join(src)
+    }
+}
+
+/// runc 1.2's words for a failed mount(2): what was mounted where (the
+/// container's path, and the fd it went through), with which flags and data.
+pub fn mount_failed(
+    src: Option<&str>,
+    dst: &Path,
+    dst_fd: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+    e: nix::errno::Errno,
+) -> anyhow::Error {
+    let mut s = String::from("mount ");
+    if let Some(src) = src.filter(|s| !s.is_empty()) {
+        s.push_str(&format!("src={src}, "));
+    }
+    s.push_str(&format!("dst={}", dst.display()));
+    if let Some(fd) = dst_fd {
+        s.push_str(&format!(", dstFd={fd}"));
+    }
+    if !flags.is_empty() {
+        s.push_str(&format!(", flags=0x{:x}", flags.bits()));
+    }
+    if let Some(d) = data.filter(|d| !d.is_empty()) {
+        s.push_str(&format!(", data={d}"));
+    }
+    anyhow!("{s}: {}", e.desc())
+}
+
 /// Mounts `mounts[index]`; `prepared` is its idmapped tree from the parent.
 pub fn mount_one(
     ctx: &MountCtx,
@@ -47,42 +85,64 @@ pub fn mount_one(
     planned: &PlannedMount,
     prepared: Option<OwnedFd>,
 ) -> Result<()> {
-    let dest = destination(m);
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = &planned.opts;
-    let what = || format!("mounts[{index}] ({})", dest.display());
+    let is_bind = typ == "bind" || opts.flags.contains(MsFlags::MS_BIND);
+    // runc's words: the source as it resolved it, the destination as given.
+    let src = match is_bind {
+        true => bind_source(ctx, m).to_string_lossy().into_owned(),
+        false => m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let what = || {
+        format!(
+            "error mounting {} to rootfs at {}",
+            crate::logging::go_quote(&src),
+            crate::logging::go_quote(&m.destination().to_string_lossy())
+        )
+    };
+    crate::debug!("mounts[{index}]: {} on {}", src, m.destination().display());
+    mount_planned(ctx, m, typ, is_bind, planned, prepared).with_context(what)
+}
+
+fn mount_planned(
+    ctx: &MountCtx,
+    m: &Mount,
+    typ: &str,
+    is_bind: bool,
+    planned: &PlannedMount,
+    prepared: Option<OwnedFd>,
+) -> Result<()> {
+    let dest = destination(m);
+    let opts = &planned.opts;
     if let Some(tree) = prepared {
-        attach(ctx, tree, &dest, opts).with_context(what)?;
-    } else if typ == "bind" || opts.flags.contains(MsFlags::MS_BIND) {
-        bind(ctx, m, &dest, opts).with_context(what)?;
+        attach(ctx, tree, &dest, opts)?;
+    } else if is_bind {
+        bind(ctx, m, &dest, opts)?;
     } else if typ == "cgroup" {
-        super::cgroupfs::mount_cgroup(ctx, &dest, opts).with_context(what)?;
+        super::cgroupfs::mount_cgroup(ctx, &dest, opts)?;
     } else {
-        fresh(ctx, m, typ, &dest, opts)
-            .with_context(|| format!("mount {typ} on {}", dest.display()))
-            .with_context(what)?;
+        fresh(ctx, m, typ, &dest, opts)?;
     }
     if opts.has_recursive_attrs() {
         let target = reresolve(ctx, &dest)?;
-        mountapi::set_attr(target.as_fd(), true, opts.rec_set, opts.rec_clear, None)
-            .map_err(|e| match e.raw_os_error() {
+        mountapi::set_attr(target.as_fd(), true, opts.rec_set, opts.rec_clear, None).map_err(
+            |e| match e.raw_os_error() {
                 Some(libc::ENOSYS) => {
-                    anyhow::anyhow!("recursive mount attributes need mount_setattr (Linux 5.12+)")
+                    anyhow!("recursive mount attributes need mount_setattr (Linux 5.12+)")
                 }
-                _ => anyhow::anyhow!("set recursive mount attributes: {e}"),
-            })
-            .with_context(what)?;
+                _ => anyhow!("set recursive mount attributes: {e}"),
+            },
+        )?;
     }
     for p in &opts.propagation {
         let target = reresolve(ctx, &dest)?;
-        mount(
-            None::<&str>,
-            fd_path(&target).as_str(),
-            None::<&str>,
-            *p,
-            None::<&str>,
-        )
-        .with_context(|| format!("set propagation of {}", dest.display()))?;
+        let fd = fd_path(&target);
+        mount(None::<&str>, fd.as_str(), None::<&str>, *p, None::<&str>)
+            .map_err(|e| mount_failed(None, &dest, Some(&fd), *p, None, e))?;
     }
     Ok(())
 }
@@ -109,26 +169,25 @@ fn reresolve(ctx: &MountCtx, dest: &Path) -> Result<OwnedFd> {
 }
 
 fn bind(ctx: &MountCtx, m: &Mount, dest: &Path, opts: &MountOptions) -> Result<()> {
-    let src = m.source().clone().unwrap_or_default();
-    let src = if src.is_absolute() {
-        src
-    } else {
-        ctx.bundle.join(src)
-    };
-    let meta = std::fs::metadata(&src).with_context(|| format!("bind source {}", src.display()))?;
+    let src = bind_source(ctx, m);
+    let meta = std::fs::metadata(&src).with_context(|| format!("stat {}", src.display()))?;
     let target = if meta.is_dir() {
         safe_fs::mkdir_all(ctx.root, dest, 0o755)?
     } else {
         safe_fs::touch(ctx.root, dest)?
     };
-    let rec = opts.flags & MsFlags::MS_REC;
-    mount(
-        Some(&src),
-        fd_path(&target).as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND | rec,
-        None::<&str>,
-    )?;
+    let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+    let fd = fd_path(&target);
+    mount(Some(&src), fd.as_str(), None::<&str>, flags, None::<&str>).map_err(|e| {
+        mount_failed(
+            Some(&src.to_string_lossy()),
+            dest,
+            Some(&fd),
+            flags,
+            None,
+            e,
+        )
+    })?;
     let extra = fs_flags(opts);
     if !extra.is_empty() {
         remount_bind(reresolve(ctx, dest)?.as_fd(), extra)?;
@@ -233,9 +292,10 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
     } else {
         None
     };
+    let fd = fd_path(&target);
     let made = mount(
         Some(src.as_str()),
-        fd_path(&target).as_str(),
+        fd.as_str(),
         Some(typ),
         flags,
         data.as_deref(),
@@ -255,7 +315,7 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
             crate::debug!("devpts: gid not mapped, mounting without it");
             mount(
                 Some(src.as_str()),
-                fd_path(&target).as_str(),
+                fd.as_str(),
                 Some(typ),
                 flags,
                 Some(data.join(",").as_str()),
@@ -267,7 +327,7 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
             crate::debug!("sysfs: not permitted, binding /sys instead");
             mount(
                 Some("/sys"),
-                fd_path(&target).as_str(),
+                fd.as_str(),
                 None::<&str>,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None::<&str>,
@@ -277,7 +337,16 @@ fn fresh(ctx: &MountCtx, m: &Mount, typ: &str, dest: &Path, opts: &MountOptions)
                 MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
             remount_bind(reresolve(ctx, dest)?.as_fd(), fs_flags(opts) | flags)?;
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            return Err(mount_failed(
+                Some(&src),
+                dest,
+                Some(&fd),
+                fs_flags(opts),
+                data.as_deref(),
+                e,
+            ))
+        }
     }
     if typ == "proc" {
         let now = reresolve(ctx, dest)?;
