@@ -16,7 +16,12 @@ pub fn tests() -> Vec<Test> {
         t("config-linux/cgroups-v2/cpu-max-and-cpuset", cpu),
         t("config-linux/cgroups-v2/pids", pids),
         t("config-linux/cgroups-v2/unified", unified),
-        t("config-linux/cgroups-v2/devices-deny", devices_deny),
+        t("config-linux/cgroups-v2/devices-deny", |c| {
+            devices(c, false)
+        }),
+        t("config-linux/cgroups-v2/devices-allow", |c| {
+            devices(c, true)
+        }),
         t("config-linux/cgroups-v2/freeze", freeze),
         t("config-linux/cgroups/unified-refused-on-v1", unified_on_v1),
         t("config-linux/cgroups-systemd/scope", systemd_scope),
@@ -154,28 +159,36 @@ fn unified(ctx: &mut Ctx) -> TResult {
 }
 
 /// v2 has no devices files: the rules are an eBPF program, so the check is
-/// what the container can open.
-fn devices_deny(ctx: &mut Ctx) -> TResult {
+/// what the container can open. Device 240:7 has no driver: opening it
+/// where the rules allow it fails with ENXIO ("No such device"), where they
+/// deny it with EPERM (the runtime's default devices stay allowed either way).
+fn devices(ctx: &mut Ctx, allow: bool) -> TResult {
     require_v2()?;
-    let (mut b, _) = bundle(
-        ctx,
-        json!({"devices": [
-            {"allow": false, "access": "rwm"},
-            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
-        ]}),
-    );
-    b.sh("mknod /tmp/zero c 1 5 2>&1; head -c1 /tmp/zero >/dev/null 2>&1 && echo zero-open; echo x > /dev/null && echo null-ok");
+    let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+    if allow {
+        rules.push(json!({"allow": true, "type": "c", "major": 240, "minor": 7, "access": "rwm"}));
+    }
+    let (mut b, _) = bundle(ctx, json!({"devices": rules}));
+    b.sh("mknod /tmp/dev240 c 240 7 2>&1; head -c0 /tmp/dev240 2>&1 && echo open-ok; echo x > /dev/null && echo null-ok");
     let o = ctx.run(&b)?;
     ensure!(
         o.stdout.contains("null-ok"),
-        "an allowed device (/dev/null) is unusable: {}",
+        "a default device (/dev/null) is unusable: {}",
         o.brief()
     );
-    ensure!(
-        !o.stdout.contains("zero-open"),
-        "a device the rules deny (c 1:5) could be read: {}",
-        o.brief()
-    );
+    if allow {
+        ensure!(
+            o.stdout.contains("No such device") && !o.stdout.contains("Operation not permitted"),
+            "a device the rules allow (c 240:7) was refused: {}",
+            o.brief()
+        );
+    } else {
+        ensure!(
+            !o.stdout.contains("open-ok") && o.stdout.contains("Operation not permitted"),
+            "a device the rules deny (c 240:7) could be opened: {}",
+            o.brief()
+        );
+    }
     Ok(())
 }
 
