@@ -116,9 +116,9 @@ gone tongf-x.scope /sys/fs/cgroup/system.slice/tongf-x.scope && ok "failed run: 
 # SystemdCgroup option) and Docker (native.cgroupdriver=systemd), checking the
 # container's scope from the host (systemctl show: Delegate, limits; its
 # cgroup files; gone after removal). TONG_TEST_SYSTEMD_CLIENTS: 0 (default)
-# none; 1: tong (11.5 min more under TCG: Podman 278 s, containerd 154 s,
-# Docker 253 s, more than the CI budget, hence opt-in); full: runc too, as the
-# oracle (twice that). CLIENTS (default "podman containerd docker") picks the
+# none; 1: tong (6.5-11.5 min more under TCG, by the machine's load: Podman
+# 200-278 s, containerd 69-154 s, Docker 129-253 s; more than CI can give
+# reliably, hence opt-in); full: runc too, as the oracle (twice that). CLIENTS (default "podman containerd docker") picks the
 # clients. A command gets 60 s (CLIENT_TEST_CMD_TIMEOUT): a foreground
 # `podman run --rm` takes 8-37 s in the guest, with runc as with tong.
 client() { # TOOL RUNTIME ONLY
