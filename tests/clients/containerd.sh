@@ -1,19 +1,26 @@
 #!/bin/bash
 # containerd 1.6 (runc v2 shim) + ctr with a runc-compatible runtime, everyday scenarios.
 #
-#   tests/clients/containerd.sh [--runtime runc|/path/to/tong] [--only REGEX] [-v] [--keep]
+#   tests/clients/containerd.sh [--runtime runc|/path/to/tong] [--systemd-cgroup] [--only REGEX] [-v] [--keep]
 #
 # Needs (Debian 12): containerd busybox-static tmux iproute2 procps (+ the runtime under test)
 # A private containerd (root, state, grpc/ttrpc sockets, opt dir in a temp dir, CRI
 # disabled) is started in the background and killed by pid; containers run in a
 # unique namespace tgc<runid> (cgroups /tgc<runid>/<id>, runtime root
 # /run/containerd/runc/tgc<runid>) with `ctr run --runc-binary RUNTIME`.
+# --systemd-cgroup (systemd as PID 1, pure cgroup v2: hack/vm run --systemd): ctr's
+# --runc-systemd-cgroup, i.e. the runc v2 shim's options SystemdCgroup = true beside
+# BinaryName (what `SystemdCgroup = true` in containerd's CRI runtime options sets;
+# the CRI plugin is off here), and cgroupsPath system.slice:tgc<runid>:<id>: each
+# container is the scope tgc<runid>-<id>.scope, checked with systemctl show and its
+# cgroup v2 files.
 # Output: PASS|FAIL|SKIP lines, then "N passed, M failed[, K skipped]".
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 tc_parse_args "$@"
 for b in containerd ctr containerd-shim-runc-v2 tmux ip; do command -v $b >/dev/null || die "$b not installed"; done
 tc_init containerd
+SD=$SYSTEMD_CGROUP
 
 NS=tgc$RUNID
 IMG=localhost/tgc-busybox:latest
@@ -53,10 +60,26 @@ cat >"$T/bin/C" <<EOF
 #!/bin/sh
 exec ctr --address "$C_ADDR" --namespace "$NS" "\$@"
 EOF
-# ctr run with the runtime under test
+# ctr run with the runtime under test; with --systemd-cgroup, the shim's
+# SystemdCgroup option and cgroupsPath system.slice:NS:ID (the id is ctr run's
+# second argument that is not an option, after the image)
 cat >"$T/bin/CR" <<EOF
-#!/bin/sh
-exec ctr --address "$C_ADDR" --namespace "$NS" run --runc-binary "$RUNTIME_PATH" --fifo-dir "$T/c/fifo" "\$@"
+#!/bin/bash
+sd=() args=()
+if [ -n "$SD" ]; then
+	n=0 id=
+	while [ \$# -gt 0 ]; do
+		a=\$1; args+=("\$a"); shift
+		case \$a in
+		--rm|-d|--detach|-t|--tty|--read-only|--privileged|--null-io|--net-host|--*=*) ;;
+		-*) args+=("\$1"); shift ;;
+		*) n=\$((n + 1)); [ \$n = 2 ] && { id=\$a; break; } ;;
+		esac
+	done
+	set -- "\${args[@]}" "\$@"
+	sd=(--runc-systemd-cgroup --cgroup "system.slice:$NS:\$id")
+fi
+exec ctr --address "$C_ADDR" --namespace "$NS" run --runc-binary "$RUNTIME_PATH" "\${sd[@]}" --fifo-dir "$T/c/fifo" "\$@"
 EOF
 cat >"$T/bin/CX" <<EOF
 #!/bin/sh
@@ -68,6 +91,9 @@ unset CONTAINERD_NAMESPACE CONTAINERD_ADDRESS
 
 containerd --config "$T/c/config.toml" --log-level warn >"$T/c/containerd.log" 2>&1 &
 C_PID=$!
+
+# no runc v2 shim of this containerd is left (they exit once their task is deleted)
+no_shims() { [ -z "$(pids_matching "$C_ADDR" | while read -r p; do grep -qa containerd-shim "/proc/$p/cmdline" 2>/dev/null && echo "$p"; done)" ]; }
 
 containerd_cleanup() {
 	local id ok=1
@@ -92,6 +118,7 @@ containerd_cleanup() {
 	kill_procs_under "$T"       # shims of this run
 	[ -n "$socks" ] && rm -f $socks
 	kill_cgroup_procs "$NS"     # anything still in our cgroups
+	[ -n "$SD" ] && sd_stop_units "$NS-*.scope"
 	rm -rf "/run/containerd/runc/$NS"
 	umount_under "$T"
 	rmdir_cgroup "$NS"
@@ -106,6 +133,7 @@ LEAK_CGROUPS+=("$NS")
 LEAK_LINKS+=("$VETH_H")
 LEAK_NETNS+=("$NETNS")
 LEAK_PATHS+=("/run/containerd/runc/$NS")
+[ -n "$SD" ] && LEAK_UNITS+=("$NS-*.scope")
 
 wait_for 30 C version || { cat "$T/c/containerd.log" >&2; die "containerd did not start"; }
 
@@ -115,6 +143,17 @@ tstatus() { C task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 tpid() { C task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
 # remove a container and its task whatever its state
 cgone() { timeout 20 C task kill -a -s SIGKILL "$1" >/dev/null 2>&1; timeout 20 C task rm -f "$1" >/dev/null 2>&1; timeout 20 C c rm "$1" >/dev/null 2>&1; return 0; }
+# the scope of container $1 (--systemd-cgroup)
+scope_unit() { echo "$NS-$1.scope"; }
+scope_dir() { echo "/sys/fs/cgroup/system.slice/$NS-$1.scope"; }
+# cg_left ID: container ID's cgroup (or scope) is still there
+cg_left() {
+	if [ -n "$SD" ]; then
+		! sd_gone "$(scope_unit "$1")" "$(scope_dir "$1")"
+	else
+		cgroup_exists "$NS/$1"
+	fi
+}
 need_main() { [ "$(tstatus main)" = RUNNING ] || { cgone main; CR -d "$IMG" main sh -c "$SLEEPER" >/dev/null 2>&1; }; }
 
 # ---------------------------------------------------------------- tests
@@ -160,7 +199,7 @@ test_exit_runtime_failure() {
 	R CR --rm --mount "type=bind,src=$T/vol,dst=/etc/motd,options=rbind:rw" "$IMG" e125 true
 	expect_fail "runtime failure"
 	printf '%s' "$ERR" | grep -qi 'not a directory' || fail "the runtime's error is not shown: $(last)"
-	cgroup_exists "$NS/e125" && fail "cgroup left after a failed create"
+	cg_left e125 && fail "cgroup left after a failed create"
 	cgone e125
 }
 
@@ -182,6 +221,10 @@ test_run_detach_name() {
 	R C c info main
 	printf '%s' "$OUT" | sed -n 's/.*"value": "\(.*\)".*/\1/p' | head -1 | base64 -d 2>/dev/null | grep -aqF "$RUNTIME_PATH" ||
 		fail "--runc-binary not recorded in the container's runtime options: $(last)"
+	if [ -n "$SD" ]; then
+		expect_eq "0::/system.slice/$(scope_unit main)" "$(cat /proc/$pid/cgroup 2>&1)" "the init's cgroup"
+		sd_expect_scope "$(scope_unit main)" "$(scope_dir main)" "" "" ""
+	fi
 }
 
 test_run_rm() {
@@ -256,6 +299,12 @@ test_read_only() {
 test_limits() {
 	R CR -d --memory-limit 67108864 --cpus 0.5 "$IMG" lim sh -c "$SLEEPER"
 	expect_ok "run with limits" || return
+	if [ -n "$SD" ]; then
+		sd_expect_scope "$(scope_unit lim)" "$(scope_dir lim)" 67108864 "50000 100000" ""
+		cgone lim
+		cg_left lim && fail "scope left after the task and container are removed: $(sd_units "$(scope_unit lim)")"
+		return 0
+	fi
 	expect_eq 67108864 "$(cat /sys/fs/cgroup/memory/$NS/lim/memory.limit_in_bytes 2>&1)" "host memory.limit_in_bytes"
 	expect_eq 50000 "$(cat /sys/fs/cgroup/cpu/$NS/lim/cpu.cfs_quota_us 2>&1)" "host cpu.cfs_quota_us"
 	# (ctr's default spec mounts no /sys/fs/cgroup in the container)
@@ -422,10 +471,18 @@ test_pause_unpause() {
 	need_main
 	R C task pause main; expect_ok "pause"
 	expect_eq PAUSED "$(tstatus main)" "status paused"
-	expect_eq FROZEN "$(cat /sys/fs/cgroup/freezer/$NS/main/freezer.state 2>&1)" "freezer.state"
+	if [ -n "$SD" ]; then
+		expect_eq 1 "$(cat "$(scope_dir main)/cgroup.freeze" 2>&1)" "cgroup.freeze"
+	else
+		expect_eq FROZEN "$(cat /sys/fs/cgroup/freezer/$NS/main/freezer.state 2>&1)" "freezer.state"
+	fi
 	R C task resume main; expect_ok "resume"
 	expect_eq RUNNING "$(tstatus main)" "status running"
-	expect_eq THAWED "$(cat /sys/fs/cgroup/freezer/$NS/main/freezer.state 2>&1)" "freezer.state"
+	if [ -n "$SD" ]; then
+		expect_eq 0 "$(cat "$(scope_dir main)/cgroup.freeze" 2>&1)" "cgroup.freeze"
+	else
+		expect_eq THAWED "$(cat /sys/fs/cgroup/freezer/$NS/main/freezer.state 2>&1)" "freezer.state"
+	fi
 	R CX --exec-id p1 main true; expect_ok "exec after resume"
 }
 
@@ -446,7 +503,7 @@ test_stats() {
 		return
 	fi
 	expect_ok "task metrics"
-	expect_out 'memory\.usage_in_bytes +[1-9][0-9]*' "memory usage"
+	expect_out 'memory\.usage(_in_bytes)? +[1-9][0-9]*' "memory usage"
 	expect_out 'pids\.current +[1-9]' "pids"
 }
 
@@ -458,7 +515,7 @@ test_rm() {
 	R C task rm ex; expect_ok "task rm (stopped)"
 	R C c rm ex; expect_ok "container rm"
 	R C c info ex; expect_fail "gone"
-	cgroup_exists "$NS/ex" && fail "cgroup left"
+	cg_left ex && fail "cgroup left"
 	return 0
 }
 
@@ -467,7 +524,7 @@ test_rm_force() {
 	R C task rm -f rf; expect_ok "task rm -f (running)"
 	R C c rm rf; expect_ok "container rm"
 	R C task ls -q; expect_no_out '^rf$' "task gone"
-	cgroup_exists "$NS/rf" && fail "cgroup left after rm -f"
+	cg_left rf && fail "cgroup left after rm -f"
 	return 0
 }
 

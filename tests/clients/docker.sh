@@ -2,7 +2,7 @@
 # Docker 20.10 (dockerd + its own containerd + runc v2 shim) with a runc-compatible
 # runtime, everyday scenarios.
 #
-#   tests/clients/docker.sh [--runtime runc|/path/to/tong] [--only REGEX] [-v] [--keep]
+#   tests/clients/docker.sh [--runtime runc|/path/to/tong] [--systemd-cgroup] [--only REGEX] [-v] [--keep]
 #
 # Needs (Debian 12): docker.io (dockerd, docker, docker-proxy, containerd) busybox-static
 #   tmux iproute2 procps (+ the runtime under test)
@@ -13,12 +13,18 @@
 # uses a bridge the script creates with a unique name (tgd<runid>) and subnet;
 # --iptables=false --ip-forward=false --ip-masq=false, so -p goes through
 # docker-proxy and nothing global is touched. Cgroups: /docker/<id> (cgroupfs).
+# --systemd-cgroup (systemd as PID 1, pure cgroup v2: hack/vm run --systemd):
+# --exec-opt native.cgroupdriver=systemd, so the runtime gets --systemd-cgroup and
+# cgroupsPath system.slice:docker:<id>: each container is the scope
+# docker-<id>.scope, checked with systemctl show and its cgroup v2 files.
 # Output: PASS|FAIL|SKIP lines, then "N passed, M failed[, K skipped]".
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 tc_parse_args "$@"
 for b in dockerd docker containerd containerd-shim-runc-v2 docker-proxy tmux ip; do command -v $b >/dev/null || die "$b not installed"; done
 tc_init docker
+SD=$SYSTEMD_CGROUP
+CGDRIVER=cgroupfs; [ -n "$SD" ] && CGDRIVER=systemd
 
 IMG=localhost/tgc-busybox:latest
 IMG2=localhost/tgc-multi:latest
@@ -54,7 +60,7 @@ unset DOCKER_HOST DOCKER_CONTEXT
 
 dockerd --data-root "$T/d/root" --exec-root "$T/d/exec" --pidfile "$T/d/docker.pid" \
 	-H "unix://$T/d/docker.sock" --config-file "$T/d/daemon.json" \
-	--exec-opt native.cgroupdriver=cgroupfs --storage-driver overlay2 \
+	--exec-opt native.cgroupdriver=$CGDRIVER --storage-driver overlay2 \
 	--bridge "$BR" --iptables=false --ip-forward=false --ip-masq=false --ipv6=false \
 	--userland-proxy=true --log-level warn </dev/null >"$T/d/dockerd.log" 2>&1 &
 D_PID=$!
@@ -70,6 +76,9 @@ docker_cleanup() {
 	kill_procs_under "$T"          # containerd / shims / docker-proxy of this run
 	[ -n "$socks" ] && rm -f $socks
 	for id in "${D_IDS[@]}"; do kill_cgroup_procs "docker/$id"; rmdir_cgroup "docker/$id"; done
+	if [ -n "$SD" ]; then
+		for id in "${D_IDS[@]}"; do sd_stop_units "docker-$id.scope"; done
+	fi
 	for c in /sys/fs/cgroup/*/docker; do rmdir "$c" 2>/dev/null; done
 	umount_under "$T"
 	ip link del "$BR" 2>/dev/null
@@ -79,6 +88,9 @@ docker_cleanup() {
 	return 0
 }
 add_cleanup docker_cleanup
+# the cleanup check also looks for the containers' scopes
+docker_units() { local id; for id in "${D_IDS[@]}"; do LEAK_UNITS+=("docker-$id.scope"); done; }
+[ -n "$SD" ] && add_cleanup docker_units
 
 wait_for 60 D version || { tail -20 "$T/d/dockerd.log" >&2; die "dockerd did not start"; }
 # dockerd 20.10 writes a trust key to /etc/docker/key.json; remove it if we made it
@@ -89,6 +101,9 @@ state() { D inspect -f "{{.State.$1}}" "$2" 2>/dev/null; }
 cid() { D inspect -f '{{.Id}}' "$1" 2>/dev/null; }
 remember() { local i; i=$(cid "$1") && D_IDS+=("$i"); }
 need_main() { [ "$(state Status main)" = running ] || { D rm -f main >/dev/null 2>&1; D run -d --name main "$IMG" sh -c "$SLEEPER" >/dev/null 2>&1; remember main; }; }
+# the scope of container id $1 (--systemd-cgroup)
+scope_unit() { echo "docker-$1.scope"; }
+scope_dir() { echo "/sys/fs/cgroup/system.slice/docker-$1.scope"; }
 status_is() { [ "$(state Status "$1")" = "$2" ]; }
 
 # ---------------------------------------------------------------- tests
@@ -120,6 +135,7 @@ test_exit_code() {
 	remember ec
 	expect_eq "exited 42" "$(state Status ec) $(state ExitCode ec)" "inspect state/exit code"
 	expect_eq "$DRT" "$(D inspect -f '{{.HostConfig.Runtime}}' ec 2>&1)" "the runtime used"
+	[ -n "$SD" ] && { sd_gone "$(scope_unit "$(cid ec)")" "$(scope_dir "$(cid ec)")" || fail "the exited container's scope is left"; }
 	D rm ec >/dev/null 2>&1
 }
 
@@ -161,6 +177,11 @@ test_run_detach_name() {
 	[[ $OUT =~ ^[0-9a-f]{64}$ ]] || fail "run -d did not print the id: $(last)"
 	expect_eq running "$(state Status main)" "state"
 	local pid; pid=$(state Pid main)
+	if [ -n "$SD" ]; then
+		local id; id=$(cid main)
+		expect_eq "0::/system.slice/$(scope_unit "$id")" "$(cat /proc/$pid/cgroup 2>&1)" "the init's cgroup"
+		sd_expect_scope "$(scope_unit "$id")" "$(scope_dir "$id")" "" "" ""
+	fi
 	[ "${pid:-0}" -gt 0 ] && [ -d "/proc/$pid" ] || fail "no pid for running container ($pid)"
 }
 
@@ -241,6 +262,16 @@ test_limits() {
 	R D run -d --name lim --memory 64m --cpus 0.5 --pids-limit 50 "$IMG" sh -c "$SLEEPER"
 	expect_ok "run with limits" || return
 	remember lim
+	if [ -n "$SD" ]; then
+		local id; id=$(cid lim)
+		sd_expect_scope "$(scope_unit "$id")" "$(scope_dir "$id")" 67108864 "50000 100000" 50
+		# docker gives a private cgroup namespace on cgroup v2: the scope is its /sys/fs/cgroup
+		R D exec lim cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max
+		expect_eq "67108864"$'\n'"50000 100000"$'\n'"50" "$OUT" "limits seen in the container"
+		R D rm -f lim; expect_ok "rm -f"
+		sd_gone "$(scope_unit "$id")" "$(scope_dir "$id")" || fail "scope left after rm -f: $(sd_units "$(scope_unit "$id")")"
+		return 0
+	fi
 	local cg="docker/$(cid lim)"
 	expect_eq 67108864 "$(cat /sys/fs/cgroup/memory/$cg/memory.limit_in_bytes 2>&1)" "host memory.limit_in_bytes"
 	expect_eq 50000 "$(cat /sys/fs/cgroup/cpu/$cg/cpu.cfs_quota_us 2>&1)" "host cpu.cfs_quota_us"
@@ -253,6 +284,16 @@ test_limits() {
 test_update() {
 	R D run -d --name upd --memory 64m "$IMG" sh -c "$SLEEPER"; expect_ok run || return
 	remember upd
+	if [ -n "$SD" ]; then
+		local id u d; id=$(cid upd); u=$(scope_unit "$id") d=$(scope_dir "$id")
+		R D update --memory 128m --memory-swap 256m --cpus 0.7 --pids-limit 60 upd; expect_ok "docker update"
+		sd_expect_scope "$u" "$d" 134217728 "70000 100000" 60
+		expect_eq 134217728 "$(cat "$d/memory.swap.max" 2>&1)" "memory.swap.max (256m memory+swap)"
+		R D update --cpus 0.3 upd; expect_ok "docker update (cpu only)"
+		sd_expect_scope "$u" "$d" 134217728 "30000 100000" 60
+		R D rm -f upd
+		return 0
+	fi
 	local cg="docker/$(cid upd)"
 	R D update --memory 128m --memory-swap 256m --cpus 0.7 --pids-limit 60 upd; expect_ok "docker update"
 	expect_eq 134217728 "$(cat /sys/fs/cgroup/memory/$cg/memory.limit_in_bytes 2>&1)" "memory.limit_in_bytes"
@@ -421,10 +462,18 @@ test_pause_unpause() {
 	local id; id=$(cid main)
 	R D pause main; expect_ok "pause"
 	expect_eq paused "$(state Status main)" "state paused"
-	expect_eq FROZEN "$(cat /sys/fs/cgroup/freezer/docker/$id/freezer.state 2>&1)" "freezer.state"
+	if [ -n "$SD" ]; then
+		expect_eq 1 "$(cat "$(scope_dir "$id")/cgroup.freeze" 2>&1)" "cgroup.freeze"
+	else
+		expect_eq FROZEN "$(cat /sys/fs/cgroup/freezer/docker/$id/freezer.state 2>&1)" "freezer.state"
+	fi
 	R D unpause main; expect_ok "unpause"
 	expect_eq running "$(state Status main)" "state running"
-	expect_eq THAWED "$(cat /sys/fs/cgroup/freezer/docker/$id/freezer.state 2>&1)" "freezer.state"
+	if [ -n "$SD" ]; then
+		expect_eq 0 "$(cat "$(scope_dir "$id")/cgroup.freeze" 2>&1)" "cgroup.freeze"
+	else
+		expect_eq THAWED "$(cat /sys/fs/cgroup/freezer/docker/$id/freezer.state 2>&1)" "freezer.state"
+	fi
 	R D exec main true; expect_ok "exec after unpause"
 }
 
@@ -463,7 +512,11 @@ test_rm_force() {
 	local id; id=$(cid rf); D_IDS+=("$id")
 	R D rm -f rf; expect_ok "rm -f running"
 	R D inspect rf; expect_fail "gone"
-	wait_for 5 sh -c "! ls -d /sys/fs/cgroup/*/docker/$id" || fail "cgroup left after rm -f"
+	if [ -n "$SD" ]; then
+		sd_gone "$(scope_unit "$id")" "$(scope_dir "$id")" || fail "scope left after rm -f: $(sd_units "$(scope_unit "$id")")"
+	else
+		wait_for 5 sh -c "! ls -d /sys/fs/cgroup/*/docker/$id" || fail "cgroup left after rm -f"
+	fi
 }
 
 test_final_main_stop() {

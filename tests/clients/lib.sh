@@ -40,7 +40,9 @@ usage: $0 [--runtime runc|/path/to/tong] [--only REGEX] [--keep] [-v]
   --runtime   runtime binary (a name in PATH or a path); default runc
   --only      run only the tests whose name matches REGEX (setup always runs)
   --systemd-cgroup  the client drives the runtime's systemd cgroup driver
-              (systemd as PID 1, cgroup v2: hack/vm run --systemd); podman only
+              (systemd as PID 1, pure cgroup v2: hack/vm run --systemd): podman's
+              cgroup_manager=systemd, ctr's --runc-systemd-cgroup, dockerd's
+              native.cgroupdriver=systemd
   --keep      keep the temp dir (daemons, mounts and containers are still cleaned)
   -v          print every command's output
 EOF
@@ -68,6 +70,59 @@ tc_parse_args() {
 	[ -x "$RUNTIME_PATH" ] || die "runtime $RUNTIME_PATH is not executable"
 	SYSTEMD_CGROUP=${SYSTEMD_CGROUP:-}
 	export RUNTIME RUNTIME_PATH RUNTIME_NAME SYSTEMD_CGROUP
+	if [ -n "$SYSTEMD_CGROUP" ]; then
+		[ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && [ -d /run/systemd/system ] ||
+			die "--systemd-cgroup needs systemd as PID 1 (hack/vm run --systemd)"
+		[ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || die "--systemd-cgroup needs a pure cgroup v2 host"
+	fi
+}
+
+# ------------------------------------------------------------------ systemd scopes
+
+# sd_prop UNIT PROPERTY: a unit property as systemctl shows it
+sd_prop() { timeout 20 systemctl show "$1" -p "$2" --value 2>&1; }
+# sd_units PATTERN: the units (any state) matching PATTERN
+sd_units() { timeout 20 systemctl list-units --all --no-legend --plain "$1" 2>/dev/null | awk '{print $1}'; }
+# sd_gone UNIT DIR: true once the unit is not listed and its cgroup directory is gone
+sd_gone() {
+	local i
+	for i in $(seq 50); do
+		[ -z "$(sd_units "$1")" ] && [ ! -d "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# sd_stop_units PATTERN: stop (kill) every unit matching PATTERN, and forget failed ones
+sd_stop_units() {
+	local u
+	for u in $(sd_units "$1"); do
+		timeout 20 systemctl kill -s KILL "$u" >/dev/null 2>&1
+		timeout 20 systemctl stop "$u" >/dev/null 2>&1
+		timeout 20 systemctl reset-failed "$u" >/dev/null 2>&1
+	done
+	return 0
+}
+# sd_expect_scope UNIT DIR MEM CPU_MAX PIDS: the scope is active, Delegate=yes,
+# the unit properties and the cgroup files hold the limits (MEM bytes, CPU_MAX
+# as cpu.max reads "QUOTA PERIOD", PIDS); an empty value is not checked
+sd_expect_scope() {
+	local u=$1 d=$2 mem=$3 cpu=$4 pids=$5
+	expect_eq active "$(sd_prop "$u" ActiveState)" "$u ActiveState"
+	expect_eq yes "$(sd_prop "$u" Delegate)" "$u Delegate"
+	if [ -n "$mem" ]; then
+		expect_eq "$mem" "$(sd_prop "$u" MemoryMax)" "$u MemoryMax"
+		expect_eq "$mem" "$(cat "$d/memory.max" 2>&1)" "$d/memory.max"
+	fi
+	if [ -n "$cpu" ]; then
+		local q=${cpu% *}
+		expect_eq "$((q * 10 / 1000))ms" "$(sd_prop "$u" CPUQuotaPerSecUSec)" "$u CPUQuotaPerSecUSec"
+		expect_eq "$cpu" "$(cat "$d/cpu.max" 2>&1)" "$d/cpu.max"
+	fi
+	if [ -n "$pids" ]; then
+		expect_eq "$pids" "$(sd_prop "$u" TasksMax)" "$u TasksMax"
+		expect_eq "$pids" "$(cat "$d/pids.max" 2>&1)" "$d/pids.max"
+	fi
+	return 0
 }
 
 # tc_init TOOL: private temp dir, unique run id, trap.
@@ -174,6 +229,7 @@ R() {
 		esac
 	done
 	CMD=$*
+	local t0=$SECONDS
 	# in the background + wait, so that a TERM to the script is handled at once
 	if [ $has_input = 1 ]; then
 		printf '%s' "$input" | timeout -k 5 "$secs" "$@" >"$T/.out" 2>"$T/.err" &
@@ -185,7 +241,7 @@ R() {
 	OUT=$(cat "$T/.out") ERR=$(cat "$T/.err")
 	[ $RC = 124 ] || [ $RC = 137 ] && ERR+="${ERR:+$'\n'}[timed out after ${secs}s]"
 	if [ "$TC_VERBOSE" = 1 ]; then
-		{ echo "\$ $CMD  -> rc=$RC"; [ -n "$OUT" ] && echo "$OUT" | sed 's/^/  out: /' | head -20
+		{ echo "\$ $CMD  -> rc=$RC ($((SECONDS - t0)) s)"; [ -n "$OUT" ] && echo "$OUT" | sed 's/^/  out: /' | head -20
 		  [ -n "$ERR" ] && echo "$ERR" | sed 's/^/  err: /' | head -20; } >&2
 	fi
 	return $RC
@@ -392,13 +448,15 @@ kill_pid() {
 	return 0
 }
 
-# pids_matching STRING: pids whose command line contains STRING (never our own shell)
+# pids_matching STRING: pids whose command line contains STRING (never our own
+# shell), STRING within one argument (a path, an id: the arguments are NUL-separated).
+# One grep over every cmdline: a fork per process costs seconds in a TCG guest.
 pids_matching() {
-	local p
-	for p in /proc/[0-9]*; do
-		p=${p#/proc/}
-		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-		{ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$1" && echo "$p"
+	local f p
+	for f in $(grep -laF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null); do
+		p=${f#/proc/} p=${p%/cmdline}
+		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] || [ "$p" = self ] || [ "$p" = thread-self ] && continue
+		[ -d "/proc/$p" ] && echo "$p"   # (not the grep itself, gone by now)
 	done
 	return 0
 }
@@ -448,8 +506,8 @@ cgroup_exists() { local c; for c in /sys/fs/cgroup/*/; do [ -d "$c${1#/}" ] && r
 
 # leak_check: report anything of this run left on the machine; returns 1 if so.
 # Extra checks: LEAK_LINKS (link names), LEAK_CGROUPS (cgroup rel paths),
-# LEAK_PATHS (files/dirs), LEAK_NETNS (netns names)
-LEAK_LINKS=() LEAK_CGROUPS=() LEAK_PATHS=() LEAK_NETNS=()
+# LEAK_PATHS (files/dirs), LEAK_NETNS (netns names), LEAK_UNITS (systemd unit patterns)
+LEAK_LINKS=() LEAK_CGROUPS=() LEAK_PATHS=() LEAK_NETNS=() LEAK_UNITS=()
 leak_check() {
 	local bad=0 m x
 	m=$(mounts_under "$T")
@@ -467,6 +525,10 @@ leak_check() {
 	done
 	for x in "${LEAK_NETNS[@]}"; do
 		[ -e "/run/netns/$x" ] && { echo "netns left: $x"; bad=1; }
+	done
+	for x in "${LEAK_UNITS[@]}"; do
+		m=$(sd_units "$x" | tr '\n' ' ')
+		[ -n "$m" ] && { echo "units left: $m"; bad=1; }
 	done
 	return $bad
 }

@@ -19,6 +19,7 @@ tc_init podman
 # scope's unit properties and cgroup v2 files.
 CGMGR=cgroupfs; [ -n "$SYSTEMD_CGROUP" ] && CGMGR=systemd
 scope_dir() { echo "/sys/fs/cgroup/machine.slice/libpod-$1.scope"; }
+scope_unit() { echo "libpod-$1.scope"; }
 
 IMG=localhost/tgc-busybox:latest
 IMG2=localhost/tgc-multi:latest
@@ -92,12 +93,18 @@ podman_cleanup() {
 	done
 	for id in "${P_IDS[@]}"; do kill_cgroup_procs "libpod_parent/libpod-$id"; rmdir_cgroup "libpod_parent/libpod-$id"; done
 	rmdir_cgroup libpod_parent/conmon
+	if [ -n "$SYSTEMD_CGROUP" ]; then
+		for id in "${P_IDS[@]}"; do sd_stop_units "libpod-$id.scope"; sd_stop_units "libpod-conmon-$id.scope"; done
+	fi
 	for c in /sys/fs/cgroup/*/libpod_parent; do rmdir "$c" 2>/dev/null; done
 	ip link del "$NET" 2>/dev/null
 	umount_under "$T"
 	return 0
 }
 add_cleanup podman_cleanup
+# the cleanup check also looks for the containers' and conmons' scopes
+podman_units() { local id; for id in "${P_IDS[@]}"; do LEAK_UNITS+=("libpod-$id.scope" "libpod-conmon-$id.scope"); done; }
+[ -n "$SYSTEMD_CGROUP" ] && add_cleanup podman_units
 LEAK_LINKS+=("$NET")
 
 # pid1 that exits at once on SIGTERM
@@ -182,6 +189,11 @@ test_run_detach_name() {
 	expect_eq running "$(state Status main)" "state"
 	local pid; pid=$(state Pid main)
 	[ "${pid:-0}" -gt 0 ] && [ -d "/proc/$pid" ] || fail "no pid for running container ($pid)"
+	if [ -n "$SYSTEMD_CGROUP" ]; then
+		local id; id=$(cid main)
+		expect_eq "0::/machine.slice/$(scope_unit "$id")" "$(cat /proc/$pid/cgroup 2>&1)" "the init's cgroup"
+		sd_expect_scope "$(scope_unit "$id")" "$(scope_dir "$id")" "" "" ""
+	fi
 }
 
 test_run_rm() {
@@ -261,14 +273,9 @@ test_limits() {
 	remember lim
 	local id; id=$(cid lim)
 	if [ -n "$SYSTEMD_CGROUP" ]; then
-		local d; d=$(scope_dir "$id")
-		expect_eq 67108864 "$(systemctl show "libpod-$id.scope" -p MemoryMax --value 2>&1)" "MemoryMax"
-		expect_eq 50 "$(systemctl show "libpod-$id.scope" -p TasksMax --value 2>&1)" "TasksMax"
-		expect_eq yes "$(systemctl show "libpod-$id.scope" -p Delegate --value 2>&1)" "Delegate"
-		expect_eq "67108864 50000 100000 50" "$(cat "$d/memory.max" "$d/cpu.max" "$d/pids.max" 2>&1 | tr '\n' ' ' | sed 's/ $//')" "host memory.max cpu.max pids.max"
-		R P rm -f -t 0 lim
-		local i; for i in $(seq 50); do [ -d "$d" ] || break; sleep 0.1; done
-		[ -d "$d" ] && fail "scope cgroup left after rm: $d"
+		sd_expect_scope "$(scope_unit "$id")" "$(scope_dir "$id")" 67108864 "50000 100000" 50
+		R P rm -f -t 0 lim; expect_ok "rm -f"
+		sd_gone "$(scope_unit "$id")" "$(scope_dir "$id")" || fail "scope left after rm -f: $(sd_units "$(scope_unit "$id")")"
 		return 0
 	fi
 	local cg="libpod_parent/libpod-$id"
@@ -496,7 +503,11 @@ test_rm_force() {
 	local id; id=$(cid rf); P_IDS+=("$id")
 	R P rm -f rf; expect_ok "rm -f running"
 	R P container exists rf; expect_rc 1 "gone"
-	cgroup_exists "libpod_parent/libpod-$id" && fail "cgroup left after rm -f"
+	if [ -n "$SYSTEMD_CGROUP" ]; then
+		sd_gone "$(scope_unit "$id")" "$(scope_dir "$id")" || fail "scope left after rm -f: $(sd_units "$(scope_unit "$id")")"
+	else
+		cgroup_exists "libpod_parent/libpod-$id" && fail "cgroup left after rm -f"
+	fi
 	return 0
 }
 
