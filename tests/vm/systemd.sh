@@ -110,6 +110,16 @@ PY
 (cd "$work/bundle" && "$tong" --root "$work/state-f" --systemd-cgroup run fail-$$ </dev/null >/dev/null 2>&1) && fail "a missing program ran"
 gone tongf-x.scope /sys/fs/cgroup/system.slice/tongf-x.scope && ok "failed run: no scope left" || fail "failed run left tongf-x.scope"
 
+# The conformance suite's systemd-only tests (they skip elsewhere), tong and runc.
+conf=$(hack/tong-path "${TONG_PROFILE:-release}" tong-conformance)
+for rt in "$tong" /usr/sbin/runc; do
+	if out=$("$conf" --runtime "$rt" --filter 'cgroups-systemd|cgroups-v2' --jobs 1 2>&1); then
+		ok "conformance (systemd and v2 tests) with $(basename "$rt"): $(echo "$out" | tail -1)"
+	else
+		fail "conformance (systemd and v2 tests) with $(basename "$rt"): $(echo "$out" | grep -v '^PASS' | tail -5)"
+	fi
+done
+
 # The clients with their systemd cgroup drivers, each a subset of its
 # tests/clients/*.sh that fits the TCG budget: Podman (cgroup_manager =
 # "systemd"), containerd (ctr --runc-systemd-cgroup: the runc v2 shim's
