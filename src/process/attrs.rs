@@ -299,7 +299,7 @@ const IGNORE: [libc::c_int; 10] = [
 ];
 
 /// The init while it waits for `start`: runc's init's dispositions (see
-/// `DIE_ON`). `reset_signals` undoes this before the user process runs.
+/// `DIE_ON`). `signals_after_created` undoes this before the user process runs.
 pub fn signals_while_created() -> Result<()> {
     extern "C" fn die(sig: libc::c_int) {
         // As Go's dieFromSignal: default action, unblocked, raised again; as
@@ -323,6 +323,19 @@ pub fn signals_while_created() -> Result<()> {
         .chain(libc::SIGRTMIN()..=libc::SIGRTMAX())
     {
         set_action(sig, libc::SIG_IGN)?;
+    }
+    Ok(())
+}
+
+/// Undoes `signals_while_created`: only the actions it changed (the mask is
+/// still empty), so a start costs no second sweep of all 64.
+pub fn signals_after_created() -> Result<()> {
+    for sig in DIE_ON
+        .into_iter()
+        .chain(IGNORE)
+        .chain(libc::SIGRTMIN()..=libc::SIGRTMAX())
+    {
+        set_action(sig, libc::SIG_DFL)?;
     }
     Ok(())
 }

@@ -186,7 +186,7 @@ fn wait_and_exec(a: &InitArgs, r: Ready) -> Result<std::convert::Infallible> {
     // The connection stays open (close-on-exec) so `start` sees our execve.
     attrs::signals_while_created()?;
     let conn = start_socket::wait_for_start(&a.start_sock)?;
-    attrs::reset_signals()?;
+    attrs::signals_after_created()?;
     let started = || -> Result<()> {
         crate::failpoint!("init.started");
         Ok(())
