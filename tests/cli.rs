@@ -142,6 +142,12 @@ fn spec_writes_a_runnable_config() {
     for n in ["pid", "network", "ipc", "uts", "mount"] {
         assert!(ns.contains(&n), "{ns:?}");
     }
+    // As runc: a cgroup namespace on a pure cgroup v2 host only.
+    assert_eq!(
+        ns.contains(&"cgroup"),
+        tong_testkit::cgroups::pure_v2(),
+        "{ns:?}"
+    );
     // Existing config.json is not overwritten.
     let again = ctx.tong.cmd(&["spec", "--bundle", dir.to_str().unwrap()]);
     assert_ne!(again.code, 0, "spec overwrote config.json");

@@ -118,11 +118,17 @@ fn default_cgroup_created_and_removed() {
             "{ctrl}: init {pid} not in {procs:?}"
         );
     }
+    // v1: the memory controller's line; pure v2: the one "0::" line.
+    let ctrl = if tong_testkit::cgroups::pure_v2() {
+        ":"
+    } else {
+        ":memory:"
+    };
     let host_view = read(format!("/proc/{pid}/cgroup"));
     assert!(
         host_view
             .lines()
-            .any(|l| l.ends_with(&format!(":memory:/{id}"))),
+            .any(|l| l.ends_with(&format!("{ctrl}/{id}"))),
         "{host_view}"
     );
     ctx.tong.start(&id).success();
@@ -141,7 +147,13 @@ fn cgroup_resources_applied() {
     let parent = format!("tong-it-{}-res", std::process::id());
     let cgpath = format!("/{parent}/{id}");
     ctx.cgroup_parents.borrow_mut().push(format!("/{parent}"));
-    let mut b = ctx.bundle("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; echo ready; exec sleep 1000");
+    let v2 = tong_testkit::cgroups::pure_v2();
+    let inside = if v2 {
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"
+    } else {
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"
+    };
+    let mut b = ctx.bundle(&format!("{inside}; echo ready; exec sleep 1000"));
     b.set("/linux/cgroupsPath", json!(cgpath));
     b.set(
         "/linux/resources",
@@ -158,24 +170,34 @@ fn cgroup_resources_applied() {
         !cgroup_dir("memory", &format!("/{id}")).exists(),
         "default path used instead of cgroupsPath"
     );
-    assert_eq!(
-        read(cgroup_dir("memory", &cgpath).join("memory.limit_in_bytes")),
-        "67108864"
+    let set = |v2f: &str, v1f: &str| tong_testkit::cgroups::setting(&cgpath, v2f, v1f);
+    let want = |v2f: &str, v1f: &str, v2v: &str, v1v: &str| {
+        assert_eq!(
+            set(v2f, v1f).as_deref(),
+            Some(if v2 { v2v } else { v1v }),
+            "{}",
+            if v2 { v2f } else { v1f }
+        )
+    };
+    want(
+        "memory.max",
+        "memory.limit_in_bytes",
+        "67108864",
+        "67108864",
     );
-    assert_eq!(
-        read(cgroup_dir("memory", &cgpath).join("memory.soft_limit_in_bytes")),
-        "33554432"
+    want(
+        "memory.low",
+        "memory.soft_limit_in_bytes",
+        "33554432",
+        "33554432",
     );
-    assert_eq!(read(cgroup_dir("cpu", &cgpath).join("cpu.shares")), "512");
-    assert_eq!(
-        read(cgroup_dir("cpu", &cgpath).join("cpu.cfs_quota_us")),
-        "50000"
-    );
-    assert_eq!(
-        read(cgroup_dir("cpu", &cgpath).join("cpu.cfs_period_us")),
-        "100000"
-    );
-    assert_eq!(read(cgroup_dir("pids", &cgpath).join("pids.max")), "42");
+    // v2: runc's conversion of shares, 1 + ((512 - 2) * 9999) / 262142.
+    want("cpu.weight", "cpu.shares", "20", "512");
+    want("cpu.max", "cpu.cfs_quota_us", "50000 100000", "50000");
+    if !v2 {
+        want("cpu.max", "cpu.cfs_period_us", "", "100000");
+    }
+    want("pids.max", "pids.max", "42", "42");
     let procs = read(cgroup_dir("memory", &cgpath).join("cgroup.procs"));
     assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
     // Inside: the container's cgroup mount shows its own cgroup's limits.
@@ -280,7 +302,13 @@ fn devices_default_and_config() {
         out.lines().any(|l| l.trim() == "4"),
         "/dev/zero read: {out}"
     );
-    // Host: the devices cgroup denies by default and allows the listed devices.
+    // Host: the devices cgroup denies by default and allows the listed devices
+    // (pure v2: an eBPF program, which device_cgroup_denies_unlisted and
+    // tests/cgroup_v2.rs check by its effect; it has no file to read).
+    if tong_testkit::cgroups::pure_v2() {
+        ctx.tong.delete_force(&id).success();
+        return;
+    }
     let list = read(cgroup_dir("devices", &format!("/{id}")).join("devices.list"));
     assert!(
         !list.contains("a *:* rwm"),
@@ -344,10 +372,15 @@ fn masked_and_readonly_paths() {
     assert_eq!(lines[2], "sys-ro");
     assert_eq!(lines[3], "sysrq-ro"); // missing on this kernel: writing fails too
     let mi = parse_mountinfo(&out);
-    // (/proc/kcore does not exist on this kernel; masking skips missing paths.)
     let tl = find_mount(&mi, "/proc/timer_list").expect("/proc/timer_list mount");
     assert!(tl.root == "/null", "timer_list masked by {tl:?}");
-    assert!(find_mount(&mi, "/proc/kcore").is_none());
+    // Masking skips a missing path: /proc/kcore exists on some kernels only.
+    let kcore = find_mount(&mi, "/proc/kcore");
+    if std::path::Path::new("/proc/kcore").exists() {
+        assert!(kcore.is_some_and(|m| m.root == "/null"), "{kcore:?}");
+    } else {
+        assert!(kcore.is_none(), "{kcore:?}");
+    }
     let fw = find_mount(&mi, "/sys/firmware").expect("/sys/firmware mount");
     assert!(
         fw.opts.contains(&"ro".to_string()) && fw.fstype == "tmpfs",

@@ -245,5 +245,6 @@ fn sigkill_at_random_moments() {
         "{rounds} rounds in {:?}, {killed} commands killed while running",
         started.elapsed()
     );
-    assert!(rounds >= 100, "only {rounds} rounds");
+    // 300 rounds on this host; a TCG guest manages about 70 in the 100 s.
+    assert!(rounds >= 30, "only {rounds} rounds");
 }

@@ -250,7 +250,9 @@ fn special_filesystems() {
     let ctx = Ctx::new("mt-special");
     let mut b = ctx.bundle("");
     let id = ctx.id("");
-    let (out, mi) = mounts_inside(&ctx, &mut b, &id, "ls /sys/fs/cgroup | tr '\\n' ' '; echo; cat /sys/fs/cgroup/pids/pids.max; ls /proc/1/exe >/dev/null && echo proc-ok");
+    let v2 = tong_testkit::cgroups::pure_v2();
+    let pids_max = if v2 { "pids.max" } else { "pids/pids.max" };
+    let (out, mi) = mounts_inside(&ctx, &mut b, &id, &format!("ls /sys/fs/cgroup | tr '\\n' ' '; echo; cat /sys/fs/cgroup/{pids_max}; ls /proc/1/exe >/dev/null && echo proc-ok"));
     let expect = [
         ("/proc", "proc"),
         ("/dev", "tmpfs"),
@@ -278,16 +280,18 @@ fn special_filesystems() {
         has(shm, "nosuid") && has(shm, "noexec") && has(shm, "nodev"),
         "{shm:?}"
     );
-    // cgroup: each v1 hierarchy shows the container's own cgroup, read-only,
-    // and no hierarchy exposes the host's root cgroup.
+    // cgroup: each v1 hierarchy (pure v2: the one cgroup2 mount) shows the
+    // container's own cgroup, read-only, and none exposes the host's root.
     let cg: Vec<&MountEntry> = mi
         .iter()
-        .filter(|m| m.point.starts_with("/sys/fs/cgroup/"))
+        .filter(|m| m.point.starts_with("/sys/fs/cgroup/") || (v2 && m.point == "/sys/fs/cgroup"))
         .collect();
-    assert!(
-        cg.iter().any(|m| m.point == "/sys/fs/cgroup/memory"),
-        "{cg:#?}"
-    );
+    let want = if v2 {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/memory"
+    };
+    assert!(cg.iter().any(|m| m.point == want), "{cg:#?}");
     for m in &cg {
         assert!(has(m, "ro"), "cgroup mount not ro: {m:?}");
         if m.fstype.starts_with("cgroup") {
@@ -300,6 +304,7 @@ fn special_filesystems() {
         }
     }
     let lines: Vec<&str> = out.lines().collect();
+    // v1: the hierarchies' names; v2: the controllers' files.
     assert!(
         lines[0].contains("memory") && lines[0].contains("pids"),
         "{out}"

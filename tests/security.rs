@@ -421,7 +421,9 @@ fn cve_2019_5736_shebang_proc_self_exe_in_exec() {
     let _ = wait_timeout(&mut admin, Duration::from_secs(20), "exec /evil");
     let admin_out = drain.join().unwrap();
     if rootfs.join("tmp/opened").exists() {
-        wait_until("watcher done", Duration::from_secs(30), || {
+        // The watcher tries 400 times, 50 ms apart (20 s at best; a TCG guest
+        // takes several times longer to fork its subshells).
+        wait_until("watcher done", Duration::from_secs(120), || {
             rootfs.join("tmp/written").exists()
                 || std::fs::read_to_string(rootfs.join("tmp/opened"))
                     .is_ok_and(|s| s.contains("never"))

@@ -243,9 +243,8 @@ fn set_cpu(dir: &Path, c: &oci_spec::runtime::LinuxCpu) -> Result<()> {
             write(dir, "cpu.max.burst", b)?;
         }
     }
-    if c.realtime_runtime().is_some_and(|v| v != 0) || c.realtime_period().is_some_and(|v| v != 0) {
-        bail!("cgroup v2 does not support realtime cpu settings (cpu.realtimeRuntime, cpu.realtimePeriod)");
-    }
+    // cpu.realtimeRuntime/realtimePeriod have no cgroup v2 file: runc (fs2)
+    // leaves them out without a word, and so does tong.
     Ok(())
 }
 

@@ -15,6 +15,11 @@ pub fn spec(bundle: &Path, rootless: bool) -> Result<()> {
         bail!("File config.json exists. Remove it first");
     }
     let mut v: serde_json::Value = serde_json::from_str(DEFAULT)?;
+    if unified_host() {
+        // runc's spec on a pure cgroup v2 host: a cgroup namespace too.
+        let ns = v["linux"]["namespaces"].as_array_mut().expect("array");
+        ns.push(serde_json::json!({"type": "cgroup"}));
+    }
     if rootless {
         let (uid, gid) = (
             nix::unistd::getuid().as_raw(),
@@ -42,6 +47,12 @@ pub fn spec(bundle: &Path, rootless: bool) -> Result<()> {
     write_go_indented(&v, 0, &mut text);
     std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
     Ok(())
+}
+
+/// runc's IsCgroup2UnifiedMode: cgroup2 itself at /sys/fs/cgroup.
+fn unified_host() -> bool {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
 }
 
 /// runc writes the runtime-spec's structs in their field order; one list

@@ -66,11 +66,9 @@ pub fn readonly_paths(root: BorrowedFd, paths: &[String]) -> Result<()> {
         .map_err(|e| super::mounts::mount_failed(Some(p), Path::new(p), None, bind, None, e))
         .with_context(what)?;
         let top = safe_fs::open_in_root(root, Path::new(p), libc::O_PATH | libc::O_NOFOLLOW)?;
-        remount_bind(
-            top.as_fd(),
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        )
-        .with_context(what)?;
+        // runc 1.2: read-only, keeping the flags the mount has (remount_bind
+        // adds them); nothing more, so /proc/sysrq-trigger stays "ro,relatime".
+        remount_bind(top.as_fd(), MsFlags::MS_RDONLY).with_context(what)?;
     }
     Ok(())
 }
