@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType as T};
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug)]
@@ -75,6 +75,10 @@ impl NsPlan {
     pub fn has(&self, t: T) -> bool {
         self.get(t).is_some()
     }
+    /// Some namespace is joined by path (an existing one, made by others).
+    pub fn joins_any(&self) -> bool {
+        self.list.iter().any(|n| n.path.is_some())
+    }
 
     /// Flags for clone3: every new namespace but cgroup and time (the init makes those).
     pub fn clone_flags(&self) -> CloneFlags {
@@ -126,30 +130,94 @@ pub fn check_paths(ns: &NsPlan) -> Result<()> {
 /// The parent's own namespaces, saved while it stands in joined ones for the clone.
 pub struct ParentJoin {
     saved: Vec<(File, CloneFlags)>,
+    /// Joined by the init itself, first thing after Proceed: namespaces the
+    /// parent could enter but never leave again (see [`ParentJoin::enter`]).
+    pub deferred: Vec<(File, CloneFlags)>,
+}
+
+/// Whether this process may setns back into its own namespace `own` once it
+/// left it: it needs CAP_SYS_ADMIN in the user namespace that owns it, which
+/// it has in the initial user namespace (as root) or when that owner is its
+/// own user namespace, never when the owner is an ancestor: tong run by
+/// rootless Podman is root of Podman's user namespace, its network namespace
+/// is still the host's.
+pub fn can_return(own: &File) -> bool {
+    if !crate::rootless::in_user_namespace() {
+        return true;
+    }
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    // SAFETY: the ioctl takes no argument and returns a new fd or -1.
+    let fd = unsafe { libc::ioctl(own.as_raw_fd(), NS_GET_USERNS as _) };
+    if fd < 0 {
+        // EPERM: the owner is outside our user namespace, an ancestor.
+        return std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM);
+    }
+    // SAFETY: a new fd that nothing else owns.
+    let owner = unsafe { OwnedFd::from_raw_fd(fd) };
+    let (Ok(a), Ok(b)) = (
+        nix::sys::stat::fstat(owner.as_raw_fd()),
+        nix::sys::stat::stat("/proc/self/ns/user"),
+    ) else {
+        return true;
+    };
+    (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 }
 
 impl ParentJoin {
     /// Enters every namespace joined by path except user (the init joins that).
+    /// A network, ipc, uts, cgroup or mount namespace the parent could not
+    /// return from (its own belongs to an ancestor user namespace) is left to
+    /// the init instead, which is born in the parent's user namespace (the
+    /// config makes none) and so may join it: runc's init joins everything
+    /// itself. With a new user namespace the init could not (its powers are
+    /// in that one only), nor for pid and time (they take effect for
+    /// children): refused before anything is made.
     pub fn enter(ns: &NsPlan) -> Result<ParentJoin> {
-        let mut join = ParentJoin { saved: Vec::new() };
-        // Open every target first so a bad path fails before we move at all.
+        let mut join = ParentJoin {
+            saved: Vec::new(),
+            deferred: Vec::new(),
+        };
+        // Open every target (and our own namespace of that type) first, and
+        // decide who joins it, so a bad path or a join nobody may make fails
+        // before we move at all.
         let mut targets = Vec::new();
         for n in &ns.list {
             let (Some(path), false) = (&n.path, n.typ == T::User) else {
                 continue;
             };
-            let f = File::open(path).with_context(|| {
-                format!("open {} namespace {}", proc_name(n.typ), path.display())
-            })?;
-            targets.push((n.typ, path.clone(), f));
-        }
-        for (typ, path, f) in targets {
+            let typ = n.typ;
+            let f = File::open(path)
+                .with_context(|| format!("open {} namespace {}", proc_name(typ), path.display()))?;
             let own = match typ {
                 T::Pid => "/proc/self/ns/pid_for_children".to_string(),
                 T::Time => "/proc/self/ns/time_for_children".to_string(),
                 t => format!("/proc/self/ns/{}", proc_name(t)),
             };
             let saved = File::open(&own).with_context(|| format!("open {own}"))?;
+            let defer = !can_return(&saved);
+            if defer {
+                let deferrable = matches!(typ, T::Network | T::Ipc | T::Uts | T::Cgroup | T::Mount);
+                if !deferrable || ns.has(T::User) {
+                    bail!(
+                        "join {} namespace {}: tong runs in a user namespace that does not own its own {} namespace, so it could not return to it, and {}",
+                        proc_name(typ),
+                        path.display(),
+                        proc_name(typ),
+                        if deferrable {
+                            "an init in a new user namespace may not join it"
+                        } else {
+                            "only children are born in a joined one"
+                        }
+                    );
+                }
+            }
+            targets.push((typ, path.clone(), f, saved, defer));
+        }
+        for (typ, path, f, saved, defer) in targets {
+            if defer {
+                join.deferred.push((f, flag(typ)));
+                continue;
+            }
             setns(f.as_fd(), flag(typ))
                 .with_context(|| format!("join {} namespace {}", proc_name(typ), path.display()))?;
             join.saved.push((saved, flag(typ)));
@@ -157,8 +225,9 @@ impl ParentJoin {
         Ok(join)
     }
 
-    /// Returns the parent to the namespaces it started in.
-    pub fn restore(mut self) -> Result<()> {
+    /// Returns the parent to the namespaces it started in (the deferred ones
+    /// stay open for the init, until the parent drops them).
+    pub fn restore(&mut self) -> Result<()> {
         while let Some((f, fl)) = self.saved.pop() {
             setns(f.as_fd(), fl).context("return to the runtime's namespace")?;
         }

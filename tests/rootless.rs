@@ -432,3 +432,91 @@ fn inside_the_callers_user_namespace() {
     assert!(u.state_root().is_dir());
     assert_eq!(std::fs::read_dir(u.state_root()).unwrap().count(), 0);
 }
+
+/// The init of a created container made from the caller's own mapping stays
+/// dumpable (runc's rule: it joins no namespace): the user may open its
+/// /proc/PID/ns/* (slirp4netns --configure PID does), and the init may write
+/// its own /proc/self/timens_offsets (both failed with EACCES while it was
+/// made non-dumpable once mapped: its /proc files were then the host root's).
+#[test]
+fn created_init_is_the_users_and_time_offsets_apply() {
+    require_root!();
+    let u = User::new();
+    let dir = u.bundle("dump", |v| {
+        v["process"]["args"] = json!(["sh", "-c", "cat /proc/self/timens_offsets"]);
+        let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(json!({"type": "network"}));
+        ns.push(json!({"type": "time"}));
+        v["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400, "nanosecs": 0}});
+    });
+    let id = "rl-dump";
+    ok(&u.tong(&dir, &["create", id]), "create");
+    let st: Value = serde_json::from_str(&ok(&u.tong(&dir, &["state", id]), "state")).unwrap();
+    assert_eq!(st["status"], "created");
+    let pid = st["pid"].as_i64().unwrap();
+    // As the user: the created init's network namespace is readable, and not
+    // the host's.
+    let link = ok(
+        &run(&mut u.cmd(
+            &dir,
+            &[
+                "readlink",
+                &format!("/proc/{pid}/ns/net"),
+                "/proc/self/ns/net",
+            ],
+        )),
+        "readlink the created init's ns/net as the user",
+    );
+    let l: Vec<&str> = link.lines().collect();
+    assert!(
+        l.len() == 2 && l[0].starts_with("net:[") && l[0] != l[1],
+        "{link}"
+    );
+    ok(&u.tong(&dir, &["start", id]), "start");
+    wait_stopped(&u, &dir, id);
+    ok(&u.tong(&dir, &["delete", id]), "delete");
+    // The offsets, written by the init in its own user namespace.
+    let out = ok(&u.tong(&dir, &["run", "rl-dump2"]), "run with timeOffsets");
+    let norm: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(norm.contains(&"monotonic 86400 0".to_string()), "{out}");
+}
+
+/// As rootless Podman calls it with its network: tong as root of the
+/// caller's user namespace, joining a network namespace made in that user
+/// namespace by path. tong's own network namespace is the host's, which it
+/// could not setns back into: the init joins it (this failed with "return to
+/// the runtime's namespace: operation not permitted").
+#[test]
+fn joins_a_network_namespace_of_the_callers_user_namespace() {
+    require_root!();
+    let u = User::new();
+    let dir = u.home.join("netjoin");
+    make_rootfs(&dir.join("rootfs"));
+    let mut v = default_config();
+    v["process"]["args"] = json!(["readlink", "/proc/self/ns/net"]);
+    std::fs::write(dir.join("config.json"), serde_json::to_vec(&v).unwrap()).unwrap();
+    chown_r(&dir, u.uid, u.gid);
+    let sh = format!(
+        "set -e; unshare --net sleep 60 & p=$!; sleep 0.5; readlink /proc/$p/ns/net; \
+         python3 -c 'import json,sys; c=json.load(open(\"config.json\")); \
+         c[\"linux\"][\"namespaces\"]=[n for n in c[\"linux\"][\"namespaces\"] if n[\"type\"]!=\"network\"]+[{{\"type\":\"network\",\"path\":\"/proc/%s/ns/net\" % sys.argv[1]}}]; \
+         json.dump(c, open(\"config.json\", \"w\"))' $p; {t} run j; kill $p",
+        t = tong_bin().display()
+    );
+    let o = u
+        .cmd(
+            &dir,
+            &["unshare", "--user", "--map-root-user", "sh", "-c", &sh],
+        )
+        .output()
+        .unwrap();
+    let out = ok(&o, "tong joining a network namespace of its user namespace");
+    let l: Vec<&str> = out.lines().collect();
+    assert!(
+        l.len() == 2 && l[0].starts_with("net:[") && l[0] == l[1],
+        "{out}"
+    );
+}

@@ -63,6 +63,12 @@ pub struct Env {
     pub base_rootfs: PathBuf,
     pub timeout: Duration,
     pub keep: bool,
+    /// `--rootless`: run as an unprivileged user, bundles made with the
+    /// rootless config ([`to_rootless`]), state roots under `state_base`.
+    pub rootless: bool,
+    /// Where each test's `--root` directory goes: the work directory, or
+    /// rootless, `$XDG_RUNTIME_DIR/tong-conformance-<pid>-<n>`.
+    pub state_base: PathBuf,
 }
 
 pub const BUSYBOX: &str = tong_testkit::rootfs::BUSYBOX;
@@ -74,6 +80,7 @@ impl Env {
         workdir: Option<PathBuf>,
         timeout: Duration,
         keep: bool,
+        rootless: bool,
     ) -> std::io::Result<Env> {
         let runtime = if runtime.is_relative() && runtime.components().count() > 1 {
             std::env::current_dir()?.join(runtime)
@@ -92,18 +99,33 @@ impl Env {
         if !base_rootfs.join("bin/busybox").exists() {
             make_base_rootfs(&base_rootfs)?;
         }
+        let state_base = if rootless {
+            let xdg = std::env::var_os("XDG_RUNTIME_DIR")
+                .filter(|x| !x.is_empty())
+                .ok_or_else(|| std::io::Error::other("--rootless needs XDG_RUNTIME_DIR"))?;
+            let d = PathBuf::from(xdg).join(format!("tc-{}-{}", std::process::id(), next_n()));
+            fs::create_dir_all(&d)?;
+            d
+        } else {
+            workdir.clone()
+        };
         Ok(Env {
             runtime,
             workdir,
             base_rootfs,
             timeout,
             keep,
+            rootless,
+            state_base,
         })
     }
 
     pub fn cleanup(&self) {
         if !self.keep {
             safe_remove(&self.workdir);
+            if self.state_base != self.workdir {
+                safe_remove(&self.state_base);
+            }
         }
     }
 }
@@ -288,6 +310,47 @@ pub fn base_config() -> Value {
     v
 }
 
+/// What `runc spec --rootless` does to a config (runc's specconv.ToRootless),
+/// for the caller's uid and gid: a user namespace mapping container 0 to the
+/// caller (size 1), no network namespace, the host's /sys bound instead of a
+/// sysfs mount (which needs a network namespace of one's own), no `uid=`/`gid=`
+/// mount options, no cgroup resources.
+pub fn to_rootless(v: &mut Value, uid: u32, gid: u32) {
+    if let Some(a) = v
+        .pointer_mut("/linux/namespaces")
+        .and_then(|a| a.as_array_mut())
+    {
+        a.retain(|n| n["type"] != "network" && n["type"] != "user");
+        a.push(json!({"type": "user"}));
+    }
+    jset(
+        v,
+        "/linux/uidMappings",
+        json!([{"containerID": 0, "hostID": uid, "size": 1}]),
+    );
+    jset(
+        v,
+        "/linux/gidMappings",
+        json!([{"containerID": 0, "hostID": gid, "size": 1}]),
+    );
+    if let Some(ms) = v.pointer_mut("/mounts").and_then(|a| a.as_array_mut()) {
+        for m in ms.iter_mut() {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
+                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+                continue;
+            }
+            if let Some(o) = m.get_mut("options").and_then(|o| o.as_array_mut()) {
+                o.retain(|x| {
+                    let s = x.as_str().unwrap_or("");
+                    !s.starts_with("gid=") && !s.starts_with("uid=")
+                });
+            }
+        }
+    }
+    jdel(v, "/linux/resources");
+}
+
 /// Set `value` at a JSON pointer, creating objects on the way.
 pub fn jset(v: &mut Value, ptr: &str, value: Value) {
     tong_testkit::json::set_pointer(v, ptr, value)
@@ -302,6 +365,8 @@ pub fn jdel(v: &mut Value, ptr: &str) {
 pub struct Bundle {
     pub path: PathBuf,
     pub cfg: Value,
+    /// Made for `--rootless` (runc's rootless config).
+    pub rootless: bool,
 }
 
 impl Bundle {
@@ -314,6 +379,16 @@ impl Bundle {
     }
     pub fn del(&mut self, ptr: &str) -> &mut Self {
         jdel(&mut self.cfg, ptr);
+        self
+    }
+    /// linux.cgroupsPath for a test that only names the cgroup to check what
+    /// is left of it; rootless (no cgroup the user may write) left out, as a
+    /// rootless runtime refuses a cgroupsPath it cannot make, which would
+    /// fail create for a reason the test is not about.
+    pub fn cgroups_path(&mut self, path: &str) -> &mut Self {
+        if !self.rootless {
+            self.set("/linux/cgroupsPath", json!(path));
+        }
         self
     }
     /// process.args = ["sh", "-c", script]
@@ -429,7 +504,12 @@ impl Ctx {
             .workdir
             .join(format!("{}-{}", name.replace('/', "_"), next_n()));
         fs::create_dir_all(&dir)?;
-        let root = dir.join("state");
+        let root = if env.rootless {
+            // short: runtimes make unix sockets (<108 bytes) under it
+            env.state_base.join(next_n().to_string())
+        } else {
+            dir.join("state")
+        };
         fs::create_dir_all(&root)?;
         Ok(Ctx {
             env: env.clone(),
@@ -458,9 +538,18 @@ impl Ctx {
     pub fn bundle(&mut self) -> Bundle {
         let path = self.path("bundle");
         clone_tree(&self.env.base_rootfs, &path.join("rootfs")).expect("cloning rootfs");
+        let mut cfg = base_config();
+        if self.env.rootless {
+            to_rootless(
+                &mut cfg,
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            );
+        }
         Bundle {
             path,
-            cfg: base_config(),
+            cfg,
+            rootless: self.env.rootless,
         }
     }
 
@@ -613,6 +702,9 @@ impl Drop for Ctx {
         }
         if !self.env.keep {
             safe_remove(&self.dir);
+            if !self.root.starts_with(&self.dir) {
+                safe_remove(&self.root);
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod harness;
 mod report;
+mod rootless;
 mod tests;
 #[cfg(test)]
 mod unit;
@@ -49,10 +50,26 @@ struct Cli {
     /// List the tests and exit.
     #[arg(long)]
     list: bool,
+    /// Run as an unprivileged user (not root; XDG_RUNTIME_DIR set): bundles
+    /// get runc's rootless config (`runc spec --rootless`), state roots go
+    /// under $XDG_RUNTIME_DIR, and the tests that need root SKIP with the
+    /// reason.
+    #[arg(long)]
+    rootless: bool,
 }
 
 pub(crate) fn run_one(env: &Env, t: &Test) -> Record {
     let start = Instant::now();
+    if env.rootless {
+        if let Some(why) = rootless::skip_reason(t.name) {
+            return Record {
+                name: t.name.to_string(),
+                outcome: Outcome::Skip,
+                reason: format!("rootless: {why}"),
+                secs: 0.0,
+            };
+        }
+    }
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         match Ctx::new(env, t.name) {
             Ok(mut ctx) => {
@@ -142,8 +159,13 @@ fn main() {
         eprintln!("--runtime PATH is required");
         std::process::exit(2);
     };
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("tong-conformance must run as root");
+    let root = nix::unistd::geteuid().is_root();
+    if cli.rootless && root {
+        eprintln!("tong-conformance --rootless must run as an unprivileged user (uid != 0)");
+        std::process::exit(2);
+    }
+    if !cli.rootless && !root {
+        eprintln!("tong-conformance must run as root (or as an ordinary user with --rootless)");
         std::process::exit(2);
     }
     let expected = match &cli.expected {
@@ -161,6 +183,7 @@ fn main() {
         cli.workdir.clone(),
         Duration::from_secs(cli.timeout),
         cli.keep,
+        cli.rootless,
     ) {
         Ok(e) => e,
         Err(e) => {

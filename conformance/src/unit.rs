@@ -124,7 +124,14 @@ exec {RUNC} "$@"
 }
 
 fn run_named(runtime: &Path, name: &str) -> Record {
-    let env = Env::new(runtime.to_path_buf(), None, Duration::from_secs(30), false).unwrap();
+    let env = Env::new(
+        runtime.to_path_buf(),
+        None,
+        Duration::from_secs(30),
+        false,
+        false,
+    )
+    .unwrap();
     let t = crate::tests::all()
         .into_iter()
         .find(|t| t.name == name)

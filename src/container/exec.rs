@@ -69,8 +69,14 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     let mut late_pidns = false;
     let saved_pidns = if has_pidns {
         let own = std::fs::File::open("/proc/self/ns/pid_for_children")?;
+        if !crate::namespaces::can_return(&own) {
+            // tong in a user namespace that does not own its own pid
+            // namespace (rootless Podman's): it could not come back. The
+            // child joins and forks, as below.
+            late_pidns = true;
+            None
         // SAFETY: setns(2) on a pidfd.
-        if unsafe { libc::setns(init_pidfd.as_raw_fd(), libc::CLONE_NEWPID) } == 0 {
+        } else if unsafe { libc::setns(init_pidfd.as_raw_fd(), libc::CLONE_NEWPID) } == 0 {
             Some(own)
         } else {
             let e = std::io::Error::last_os_error();

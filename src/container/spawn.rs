@@ -72,7 +72,7 @@ impl Spawner for InitSpawner {
         let (parent, child) = sync::pair()?;
         let (keep_fds, extra_env) = kept_fds(opts.preserve_fds);
 
-        let join = ParentJoin::enter(&plan.ns)?;
+        let mut join = ParentJoin::enter(&plan.ns)?;
         let flags = if plan.ns.get(T::User).is_some_and(|n| n.path.is_some()) {
             // The init joins the user namespace first and unshares the rest itself.
             nix::sched::CloneFlags::empty()
@@ -97,6 +97,7 @@ impl Spawner for InitSpawner {
                 extra_env,
                 seccomp: plan.seccomp.as_ref(),
                 cgroup: self_join.as_ref(),
+                deferred_joins: &join.deferred,
             });
         }
         join.restore()?;

@@ -24,20 +24,16 @@ use std::os::fd::AsRawFd;
 /// (CVE-2016-9962, CVE-2019-5736), inherited fds from 3 + `keep_fds` are
 /// close-on-exec, signals are back to their defaults, and it moves itself
 /// into the v1 cgroups (`cgroup`). Then it waits for Proceed.
-/// `maps_pending`: the parent writes our id maps before Proceed. A process
-/// that is not dumpable has its /proc/PID files owned by root, which an
-/// unprivileged parent (or newuidmap, which checks the owner) cannot write:
-/// we stay dumpable until then. Nothing of the container exists yet, and
-/// whoever could ptrace us could ptrace the parent.
+/// `dumpable`: see [`Dumpable`].
 pub fn begin(
     chan: &Channel,
     keep_fds: u32,
     cgroup: Option<&SelfJoin>,
     what: &str,
-    maps_pending: bool,
+    dumpable: Dumpable,
 ) -> Result<()> {
     attrs::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)?;
-    if !maps_pending {
+    if dumpable == Dumpable::No {
         attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
     }
     attrs::mark_cloexec_from(3 + keep_fds)?;
@@ -49,10 +45,27 @@ pub fn begin(
         Msg::Proceed => {}
         m => anyhow::bail!("unexpected message {m}"),
     }
-    if maps_pending {
+    if dumpable == Dumpable::UntilMapped {
         attrs::prctl(libc::PR_SET_DUMPABLE, 0)?;
     }
     Ok(())
+}
+
+/// Whether the child stays dumpable. A process that is not dumpable has its
+/// /proc/PID files owned by root (of the user namespace it was exec'd in),
+/// which an unprivileged parent, newuidmap (it checks the owner) or the
+/// process itself in its new user namespace cannot write.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Dumpable {
+    /// Not dumpable from the start.
+    No,
+    /// The parent writes our id maps before Proceed: dumpable until then.
+    UntilMapped,
+    /// Stays dumpable until its execve: an init that makes its own user
+    /// namespace and joins no namespace by path (runc's rule). Nothing of
+    /// the container exists yet, and whoever could ptrace it could ptrace
+    /// the caller.
+    Yes,
 }
 
 /// Becomes root of the user namespace just joined or made, so the steps

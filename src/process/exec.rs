@@ -64,7 +64,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
         a.keep_fds,
         a.cgroup,
         "joining the container",
-        false,
+        child::Dumpable::No,
     )?;
     let mut join = a.join;
     if a.late_pidns {

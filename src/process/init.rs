@@ -28,6 +28,9 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<&'a tong_seccomp::Filter>,
     /// The v1 cgroups to move into first thing (else the parent put us there).
     pub cgroup: Option<&'a crate::cgroups::SelfJoin>,
+    /// Namespaces joined by path that the parent left to us (it could not
+    /// have returned from them): joined first thing after Proceed.
+    pub deferred_joins: &'a [(std::fs::File, CloneFlags)],
 }
 
 /// Whether the init asks the parent to run hooks (and so learns the state JSON).
@@ -73,7 +76,28 @@ struct Ready {
 fn setup(a: &InitArgs) -> Result<Ready> {
     let plan = a.plan;
     let maps_pending = plan.ns.is_new(oci_spec::runtime::LinuxNamespaceType::User);
-    child::begin(&a.chan, a.keep_fds, a.cgroup, "setup", maps_pending)?;
+    // runc's rule (nsexec): an init that makes its namespaces and joins none
+    // stays dumpable. With a user namespace of its own that matters: a
+    // non-dumpable process's /proc/PID files belong to root of the user
+    // namespace its memory was made in (the host's), so an unprivileged
+    // caller could not read the created container's /proc/PID/ns/* (what
+    // slirp4netns --configure PID and the tools that set up rootless
+    // networking open), and the init itself could not write its own
+    // /proc/self/timens_offsets (EACCES: rootless time namespaces failed).
+    // Nothing of the container exists before this process, and whoever may
+    // ptrace it may ptrace the caller; a namespace joined by path (someone
+    // else's processes may be in it) keeps it non-dumpable.
+    let dumpable = if !maps_pending {
+        child::Dumpable::No
+    } else if plan.ns.joins_any() {
+        child::Dumpable::UntilMapped
+    } else {
+        child::Dumpable::Yes
+    };
+    child::begin(&a.chan, a.keep_fds, a.cgroup, "setup", dumpable)?;
+    for (f, flag) in a.deferred_joins {
+        setns(f.as_fd(), *flag).context("join a namespace by path")?;
+    }
     crate::failpoint!("init.begin");
     join_late_namespaces(a)?;
     crate::failpoint!("init.namespaces");

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Run the client test scripts (podman, containerd, docker, cri) one after the other
+# Run the client test scripts (podman, podman-rootless, containerd, docker, cri) one after the other
 # against one runtime and print a combined closing line "N passed, M failed, K skipped";
 # exit non-zero iff a script failed (or could not run).
 #
@@ -7,7 +7,7 @@
 #   CLIENT_TESTS="podman docker" tests/clients/run-all.sh ...   # a subset
 HERE=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0 skip=0 rc=0
-for s in ${CLIENT_TESTS:-podman containerd docker cri}; do
+for s in ${CLIENT_TESTS:-podman podman-rootless containerd docker cri}; do
 	echo "=== $s.sh $*"
 	out=$(mktemp)
 	"$HERE/$s.sh" "$@" 2>&1 | tee "$out"

@@ -124,6 +124,9 @@ fn ptmx(ctx: &mut Ctx) -> TResult {
 
 fn sysctl_net(ctx: &mut Ctx) -> TResult {
     let mut b = ctx.bundle();
+    // net.* needs a network namespace of the container's own (the rootless
+    // config has none: a user may make one in its user namespace)
+    b.add_ns("network", None);
     b.set(
         "/linux/sysctl",
         json!({"net.ipv4.ip_forward": "1", "net.ipv4.tcp_syn_retries": "4"}),

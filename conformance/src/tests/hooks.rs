@@ -363,7 +363,7 @@ fn create_phase_fail(ctx: &mut Ctx, kind: &str) -> TResult {
         std::process::id(),
         crate::harness::next_n()
     );
-    b.set("/linux/cgroupsPath", json!(cg));
+    b.cgroups_path(&cg);
     let d = log.display();
     b.set(&format!("/hooks/{kind}"), json!([{"path": "/bin/busybox", "args": ["sh", "-c", format!("cat >/dev/null; echo {kind} >> {d}/log; exit 3")]}]));
     b.set("/hooks/poststart", json!([host_hook(&log, "poststart")]));

@@ -160,7 +160,7 @@ fn bad(ctx: &mut Ctx, f: fn(&mut Bad)) -> TResult {
         std::process::id(),
         crate::harness::next_n()
     );
-    b.set("/linux/cgroupsPath", json!(cg));
+    b.cgroups_path(&cg);
     let raw = {
         let mut bad = Bad {
             b: &mut b,

@@ -230,6 +230,8 @@ fn pid_one(ctx: &mut Ctx) -> TResult {
 
 fn net_loopback(ctx: &mut Ctx) -> TResult {
     let mut b = ctx.bundle();
+    // (the rootless config has none: a user may make one in its user namespace)
+    b.add_ns("network", None);
     let out = ctx.sh_ok(&mut b, "tail -n +3 /proc/net/dev | cut -d: -f1")?;
     let ifs: Vec<&str> = out.split_whitespace().collect();
     ensure!(

@@ -51,7 +51,7 @@ fn read(ctrl: &str, path: &str, file: &str) -> Result<String, Verdict> {
 fn bundle(ctx: &mut Ctx, script: &str) -> (Bundle, String) {
     let mut b = ctx.bundle();
     let path = format!("/conf-ops-{}-{}", std::process::id(), next_n());
-    b.set("/linux/cgroupsPath", json!(path));
+    b.cgroups_path(&path);
     b.sh(script);
     (b, path)
 }
