@@ -382,4 +382,41 @@ mod tests {
         assert!(swap_max(Some(64), None).is_err());
         assert!(swap_max(Some(32), Some(64)).is_err());
     }
+
+    /// A user instance's scope: cpu, memory and pids only, no hugetlb or io
+    /// files; what is there is read, the rest stays zero.
+    #[test]
+    fn stats_of_a_cgroup_with_some_controllers() {
+        let d = std::env::temp_dir().join(format!("tong-v2stats-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        for (f, v) in [
+            ("cpu.stat", "usage_usec 70\nuser_usec 50\nsystem_usec 20\n"),
+            ("memory.current", "4096\n"),
+            ("memory.max", "max\n"),
+            ("memory.events", "low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\n"),
+            ("memory.stat", "anon 1024\nfile 2048\n"),
+            ("pids.current", "2\n"),
+            ("pids.max", "88\n"),
+        ] {
+            std::fs::write(d.join(f), v).unwrap();
+        }
+        let s = stats(&d).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+        assert_eq!(
+            (
+                s.cpu.usage.usage_total,
+                s.cpu.usage.usage_user,
+                s.cpu.usage.usage_kernel
+            ),
+            (70, 50, 20)
+        );
+        assert_eq!(s.cpu.throttling.periods, 0);
+        assert_eq!(s.memory.memory.usage, 4096);
+        assert_eq!(s.memory.memory.limit, u64::MAX);
+        assert_eq!(s.memory.memory.fail_count, 2);
+        assert_eq!(s.memory.stats.get("file"), Some(&2048));
+        assert_eq!(s.memory.memswap.usage, 0);
+        assert_eq!((s.pids.current, s.pids.limit), (2, 88));
+        assert!(s.hugetlb.is_empty() && s.blkio.service_bytes.is_empty());
+    }
 }
