@@ -182,9 +182,17 @@ impl Scope {
             if system {
                 anyhow!("systemd: {e}")
             } else {
+                // libcgroups learns the bus owner's uid from `busctl --user
+                // status` and drops busctl's own words from its error.
+                let busctl = e.to_string().contains("busctl");
                 anyhow!(
-                    "systemd user instance (D-Bus session bus {}): {e}",
-                    user_bus_shown()
+                    "systemd user instance (D-Bus session bus {}): {e}{}",
+                    user_bus_shown(),
+                    if busctl {
+                        " (`busctl --user status`, from the systemd package, must run and name the bus owner's uid)"
+                    } else {
+                        ""
+                    }
                 )
             }
         })

@@ -157,6 +157,15 @@ for rt in "$tong" "$runc"; do
 		props "$n-$id.scope" ActiveState
 		expect "$n, no cgroupsPath: $n-$id.scope in user.slice" active "${P[ActiveState]}"
 		[ -d "/sys/fs/cgroup$mgr/user.slice/$n-$id.scope" ] && ok "$n: $mgr/user.slice/$n-$id.scope" || fail "$n: no $mgr/user.slice/$n-$id.scope"
+		if [ "$rt" = "$tong" ]; then
+			# exec from inside the user manager's tree (a desktop session's
+			# terminal, a user service): the user may move it, no systemd call.
+			as_user systemd-run --user --scope --quiet "$rt" --debug --systemd-cgroup exec -d "$id" sleep 400 </dev/null >"$b/out" 2>&1 ||
+				fail "$n: exec -d from a user scope: $(cat "$b/out")"
+			expect "$n: exec -d from a scope of the user instance: processes in the container's scope" 2 \
+				"$(wc -l <"/sys/fs/cgroup$mgr/user.slice/$n-$id.scope/cgroup.procs" 2>&1)"
+			grep -q 'asking the systemd user instance' "$b/out" && fail "$n: exec -d from a user scope needed systemd"
+		fi
 		as_user "$rt" --systemd-cgroup delete --force "$id" || fail "$n: delete --force"
 		gone "$n-$id.scope" "/sys/fs/cgroup$mgr/user.slice/$n-$id.scope" && ok "$n: delete --force: scope gone" || fail "$n: delete --force: scope left"
 	else
