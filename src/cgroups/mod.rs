@@ -36,7 +36,7 @@ pub const SUPPORT: Support = Support {
     v1: true,
     v2: true,
     systemd: true,
-    systemd_user: false,
+    systemd_user: true,
     rdma: false,
 };
 
@@ -274,6 +274,10 @@ impl Cgroup {
         if !beyond_devices(r) {
             return Ok(());
         }
+        if self.scope.is_some() {
+            // A user instance's scope: unit properties, then the files.
+            return self.apply(r, &[]);
+        }
         self.apply_libcgroups(r)
     }
 
@@ -312,7 +316,8 @@ impl Cgroup {
         resources: &LinuxResources,
         devices: &[LinuxDeviceCgroup],
     ) -> Result<()> {
-        if self.hier.has_v1() || self.systemd {
+        if self.hier.has_v1() || self.systemd || self.scope.as_ref().is_some_and(Scope::is_user) {
+            // A user instance's scope: rootless, device rules need privilege.
             return Ok(());
         }
         let Some(h) = self.hier.all.iter().find(|h| h.unified) else {
@@ -359,9 +364,14 @@ impl Cgroup {
     }
 
     pub fn stats(&self) -> Result<libcgroups::stats::Stats> {
-        self.manager()?
-            .stats()
-            .map_err(|e| anyhow!("cgroup stats: {e}"))
+        let all = self.manager()?.stats();
+        match (all, self.direct_v2()) {
+            (Ok(s), _) => Ok(s),
+            // A controller not enabled here (a user instance's scope):
+            // what is there, as runc.
+            (Err(_), Some(dir)) if dir.is_dir() => v2::stats(&dir),
+            (Err(e), _) => Err(anyhow!("cgroup stats: {e}")),
+        }
     }
 
     pub fn remove_all(&self) -> Result<()> {

@@ -278,6 +278,59 @@ fn set_unified(dir: &Path, key: &str, value: &str) -> Result<()> {
     write(dir, key, value)
 }
 
+/// The statistics of a cgroup in which not every controller is enabled (a
+/// user instance's scope gets only what systemd delegates to the user:
+/// cpu, memory, pids), where libcgroups fails on the first missing file
+/// (hugetlb, io). As runc's fs2 GetStats: a controller whose files are
+/// missing is left out (zero), what is there is read.
+pub fn stats(dir: &Path) -> Result<libcgroups::stats::Stats> {
+    use libcgroups::stats::{MemoryData, Stats};
+    let flat = |file: &str| -> Option<std::collections::HashMap<String, u64>> {
+        let text = std::fs::read_to_string(dir.join(file)).ok()?;
+        Some(
+            text.lines()
+                .filter_map(|l| l.split_once(' '))
+                .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
+                .collect(),
+        )
+    };
+    // "max" is u64::MAX, as libcgroups reads it.
+    let single = |file: &str| libcgroups::stats::parse_single_value(&dir.join(file)).ok();
+    let mut s = Stats::default();
+    if let Some(c) = flat("cpu.stat") {
+        let get = |k: &str| c.get(k).copied().unwrap_or(0);
+        s.cpu.usage.usage_total = get("usage_usec");
+        s.cpu.usage.usage_user = get("user_usec");
+        s.cpu.usage.usage_kernel = get("system_usec");
+        s.cpu.throttling.periods = get("nr_periods");
+        s.cpu.throttling.throttled_periods = get("nr_throttled");
+        s.cpu.throttling.throttled_time = get("throttled_usec");
+    }
+    let memory = |prefix: &str, fail_event: &str| -> Option<MemoryData> {
+        Some(MemoryData {
+            usage: single(&format!("{prefix}.current"))?,
+            limit: single(&format!("{prefix}.max"))?,
+            max_usage: single(&format!("{prefix}.peak")).unwrap_or(0),
+            fail_count: flat(&format!("{prefix}.events"))
+                .and_then(|e| e.get(fail_event).copied())
+                .unwrap_or(0),
+        })
+    };
+    if let Some(m) = memory("memory", "oom") {
+        s.memory.memory = m;
+        s.memory.hierarchy = true;
+        s.memory.stats = flat("memory.stat").unwrap_or_default();
+    }
+    if let Some(m) = memory("memory.swap", "fail") {
+        s.memory.memswap = m;
+    }
+    if dir.join("pids.current").exists() {
+        s.pids =
+            libcgroups::stats::pid_stats(dir).map_err(|e| anyhow::anyhow!("cgroup stats: {e}"))?;
+    }
+    Ok(s)
+}
+
 /// Freezes or thaws through cgroup.freeze and waits until cgroup.events
 /// says so (a task in an uninterruptible sleep delays it), as runc does.
 pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
@@ -327,5 +380,42 @@ mod tests {
         assert_eq!(swap_max(None, Some(64)).unwrap(), None);
         assert!(swap_max(Some(64), None).is_err());
         assert!(swap_max(Some(32), Some(64)).is_err());
+    }
+
+    /// A user instance's scope: cpu, memory and pids only, no hugetlb or io
+    /// files; what is there is read, the rest stays zero.
+    #[test]
+    fn stats_of_a_cgroup_with_some_controllers() {
+        let d = std::env::temp_dir().join(format!("tong-v2stats-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        for (f, v) in [
+            ("cpu.stat", "usage_usec 70\nuser_usec 50\nsystem_usec 20\n"),
+            ("memory.current", "4096\n"),
+            ("memory.max", "max\n"),
+            ("memory.events", "low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\n"),
+            ("memory.stat", "anon 1024\nfile 2048\n"),
+            ("pids.current", "2\n"),
+            ("pids.max", "88\n"),
+        ] {
+            std::fs::write(d.join(f), v).unwrap();
+        }
+        let s = stats(&d).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+        assert_eq!(
+            (
+                s.cpu.usage.usage_total,
+                s.cpu.usage.usage_user,
+                s.cpu.usage.usage_kernel
+            ),
+            (70, 50, 20)
+        );
+        assert_eq!(s.cpu.throttling.periods, 0);
+        assert_eq!(s.memory.memory.usage, 4096);
+        assert_eq!(s.memory.memory.limit, u64::MAX);
+        assert_eq!(s.memory.memory.fail_count, 2);
+        assert_eq!(s.memory.stats.get("file"), Some(&2048));
+        assert_eq!(s.memory.memswap.usage, 0);
+        assert_eq!((s.pids.current, s.pids.limit), (2, 88));
+        assert!(s.hugetlb.is_empty() && s.blkio.service_bytes.is_empty());
     }
 }

@@ -33,7 +33,9 @@ impl Global {
     /// `create`/`run`: the plan, with the notify socket's mount and env when
     /// tong was given a NOTIFY_SOCKET.
     pub fn load_plan(&self, a: &crate::cli::CreateArgs) -> anyhow::Result<crate::bundle::Plan> {
-        let mut plan = crate::container::load_plan(&a.bundle, &a.id, self.systemd_cgroup)?;
+        let rootless = self.systemd_cgroup && crate::rootless::cgroups(self.rootless.as_deref())?;
+        let mut plan =
+            crate::container::load_plan(&a.bundle, &a.id, self.systemd_cgroup, rootless)?;
         if crate::notify::host_socket().is_some() {
             crate::notify::add_to_plan(&mut plan, &crate::paths::container_dir(&self.root, &a.id))?;
         }

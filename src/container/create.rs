@@ -42,18 +42,29 @@ pub struct Created {
 }
 
 /// Checks the id and flags, then loads and validates the bundle.
-pub fn load_plan(bundle: &Path, id: &str, systemd_cgroup: bool) -> Result<Plan> {
+/// `rootless_cgroups` (runc's rule, `rootless::cgroups`): with
+/// --systemd-cgroup, the caller's systemd user instance instead of the
+/// system one.
+pub fn load_plan(
+    bundle: &Path,
+    id: &str,
+    systemd_cgroup: bool,
+    rootless_cgroups: bool,
+) -> Result<Plan> {
     paths::validate_id(id)?;
     let mut plan = bundle::load(bundle, id)?;
     if systemd_cgroup {
         // runc's order: the cgroupsPath's form, then systemd itself.
         let raw = plan.linux().and_then(|l| l.cgroups_path().clone());
-        let scope = cgroups::Scope::parse(raw.as_deref(), id)?;
+        let mut scope = cgroups::Scope::parse(raw.as_deref(), id, rootless_cgroups)?;
         if !crate::cgroups::SUPPORT.systemd || !cgroups::systemd::running() {
             bail!("systemd not running on this host, cannot use systemd cgroups manager");
         }
-        if !nix::unistd::geteuid().is_root() || cgroups::Hierarchies::read().has_v1() {
-            bail!("the systemd cgroup driver needs root on a cgroup v2 host");
+        if cgroups::Hierarchies::read().has_v1() {
+            bail!("the systemd cgroup driver needs a cgroup v2 host");
+        }
+        if rootless_cgroups {
+            scope = scope.in_user_instance(id)?;
         }
         plan.cgroup_path = scope.cgroup_path()?;
         plan.systemd = Some(scope);

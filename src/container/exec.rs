@@ -56,6 +56,7 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     let has_pidns = c.state.namespaces.contains(&T::Pid);
     let cgroup = Cgroup::open(&c.state.cgroup_path, &c.state.id, false)?;
     let cgroup_path = c.state.cgroup_path.clone();
+    let user_scope = c.state.systemd.clone().filter(|s| s.is_user());
     let seccomp = compile_seccomp(c.state.seccomp.as_ref())?;
     let seccomp_cfg = c.state.seccomp.clone();
     let state_json = c.state.hook_json(Status::Running, c.state.pid);
@@ -153,7 +154,18 @@ pub fn exec(c: Container, o: ExecOpts) -> Result<Pid> {
     guard.child(pid, pidfd);
     crate::failpoint!("exec.forked");
     match &self_join {
-        Some(s) if !born_in_cgroup => s.join_unified(pid)?,
+        Some(s) if !born_in_cgroup => match (s.join_unified(pid), &user_scope) {
+            // Rootless, from outside the user manager's tree, the kernel
+            // refuses the move (EACCES: no write access to the common
+            // ancestor): the user instance is asked instead, as runc does.
+            (Err(e), Some(scope)) => {
+                debug!("exec: {e:#}; asking the systemd user instance");
+                scope
+                    .attach(&id, pid)
+                    .map_err(|a| anyhow::anyhow!("{e:#} (and through systemd: {a:#})"))?
+            }
+            (r, _) => r?,
+        },
         Some(_) => {}
         None if no_cgroup => {}
         None => cgroup.add(pid)?,

@@ -41,7 +41,7 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
 
 fn restore_blocked(o: &RestoreOpts) -> Result<i32> {
     let a = o.args;
-    let plan = container::load_plan(&a.bundle, &a.id, o.systemd_cgroup)?;
+    let plan = container::load_plan(&a.bundle, &a.id, o.systemd_cgroup, false)?;
     let common = Common::new(&a.criu, false)?;
     let criu = swrk::find()?;
     let descriptors = read_descriptors(&common.images)?;

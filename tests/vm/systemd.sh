@@ -2,7 +2,8 @@
 # Runs inside `hack/vm run --systemd` (systemd as PID 1, pure cgroup v2):
 # tong's systemd cgroup driver (--systemd-cgroup), checked from the host side
 # (systemctl show, the scope's cgroup files, nothing left after delete), and
-# the same with runc as the oracle where it applies.
+# the same with runc as the oracle where it applies; rootless, through a
+# user's systemd instance (tests/vm/rootless-systemd.sh).
 # Usage: hack/vm run --systemd --timeout 600 -- tests/vm/systemd.sh
 # TONG_PROFILE=debug to use the debug build (default: release);
 # TONG_TEST_SYSTEMD_CLIENTS=0|1|full: the clients (Podman, containerd, Docker)
@@ -109,6 +110,10 @@ json.dump(c, open(p, "w"))
 PY
 (cd "$work/bundle" && "$tong" --root "$work/state-f" --systemd-cgroup run fail-$$ </dev/null >/dev/null 2>&1) && fail "a missing program ran"
 gone tongf-x.scope /sys/fs/cgroup/system.slice/tongf-x.scope && ok "failed run: no scope left" || fail "failed run left tongf-x.scope"
+
+# Rootless: --systemd-cgroup through a user's own systemd instance (a user
+# made for it, its user@UID.service), tong and runc, in its own script.
+TONG="$tong" tests/vm/rootless-systemd.sh || fail "tests/vm/rootless-systemd.sh (the systemd user instance)"
 
 # The conformance suite's systemd-only tests (they skip elsewhere), tong and runc.
 conf=$(hack/tong-path "${TONG_PROFILE:-release}" tong-conformance)
