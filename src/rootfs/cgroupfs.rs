@@ -87,20 +87,31 @@ fn one(
     dest: &Path,
 ) -> Result<()> {
     let what = || format!("mount cgroup {} on {}", h.mount.display(), dest.display());
+    let mut own = std::borrow::Cow::Borrowed(own);
     if ctx.cgroupns {
         let fstype = if h.unified { "cgroup2" } else { "cgroup" };
         let data = (!h.unified).then(|| h.mount_data());
-        mount(
+        match mount(
             Some(fstype),
             fd_path(&target).as_str(),
             Some(fstype),
             flags,
             data.as_deref(),
-        )
-        .with_context(what)?;
-        return Ok(());
+        ) {
+            // As runc: a cgroup2 that may not be mounted here (EPERM: a user
+            // namespace that does not own the cgroup namespace; EBUSY: the
+            // same superblock and root already on this spot, as under a
+            // rootless `rbind` of /sys whose cgroup namespace is rooted at
+            // the hierarchy's root) is bound instead.
+            Err(Errno::EPERM | Errno::EBUSY) if h.unified => {
+                own = crate::mountinfo::read_proc("/proc/self/cgroup")
+                    .unwrap_or_default()
+                    .into();
+            }
+            r => return r.map(drop).with_context(what),
+        }
     }
-    let rel = own_path(own, h).unwrap_or_else(|| PathBuf::from("/"));
+    let rel = own_path(&own, h).unwrap_or_else(|| PathBuf::from("/"));
     let src = h.mount.join(rel.strip_prefix("/").unwrap_or(&rel));
     let bind = |src: &Path| {
         mount(

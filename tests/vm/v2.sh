@@ -5,7 +5,8 @@
 # conformance suite against tong (no unexpected failure) and runc (its
 # expected list), then tests/vm/rootless-v2.sh (rootless tong with and
 # without a delegated cgroup subtree). A test that skips without a reason fails (TONG_TEST_FULL=1).
-#   cargo test --release --no-run --test cgroup_v2 --test ops --test config_fields
+#   cargo test --release --no-run --test cgroup_v2 --test ops --test config_fields \
+#     --test mounts --test namespaces --test resources --test rootless
 #   cargo build --release --workspace
 #   hack/vm run --timeout 600 -e TONG_TEST_FULL=1 -- tests/vm/v2.sh [PROFILE]
 # PROFILE: release (default, what hack/test builds) or debug.
@@ -36,6 +37,9 @@ run_tests() {
 }
 run_tests cgroup_v2
 run_tests ops exec_cgroup_sub_path ps_ pause_ kill_all events_
+# Layout-aware tests whose v2 branch only runs here (cgroup files, the cgroup
+# namespace of `spec` and of rootless containers, the mounts a v2 host gives).
+for t in config_fields mounts namespaces resources rootless; do run_tests $t; done
 tong=$(hack/tong-path "$profile" tong)
 conf=$(hack/tong-path "$profile" tong-conformance)
 # The guest's kernel (Debian's 6.1) and file systems differ from this host's:
