@@ -98,12 +98,17 @@ fn one(
             flags,
             data.as_deref(),
         ) {
-            // As runc: a cgroup2 that may not be mounted here (EPERM: a user
-            // namespace that does not own the cgroup namespace; EBUSY: the
-            // same superblock and root already on this spot, as under a
-            // rootless `rbind` of /sys whose cgroup namespace is rooted at
-            // the hierarchy's root) is bound instead.
-            Err(Errno::EPERM | Errno::EBUSY) if h.unified => {
+            // EBUSY: the kernel refuses a new mount of a superblock on a spot
+            // where that superblock is mounted already, as under a rootless
+            // `rbind` of /sys (cgroup2 has one). A detached cgroup2 mount
+            // (rooted at our cgroup namespace's root, as the mount would be)
+            // attached there is not a new mount of it.
+            Err(Errno::EBUSY) if h.unified => {
+                return attach_new_cgroup2(&target, flags).with_context(what);
+            }
+            // As runc: a cgroup2 this user namespace may not mount (it does
+            // not own the cgroup namespace) is bound instead.
+            Err(Errno::EPERM) if h.unified => {
                 own = crate::mountinfo::read_proc("/proc/self/cgroup")
                     .unwrap_or_default()
                     .into();
@@ -132,4 +137,23 @@ fn one(
     let top = safe_fs::open_in_root(at.0, at.1, libc::O_PATH)
         .with_context(|| format!("open {}", dest.display()))?;
     remount_bind(top.as_fd(), extra).with_context(what)
+}
+
+/// A detached cgroup2 mount (fsmount) with `flags`' attributes, attached on `target`.
+fn attach_new_cgroup2(target: &OwnedFd, flags: MsFlags) -> Result<()> {
+    use super::mountapi;
+    let mut attrs = 0u64;
+    for (f, a) in [
+        (MsFlags::MS_RDONLY, 0x1),
+        (MsFlags::MS_NOSUID, 0x2),
+        (MsFlags::MS_NODEV, 0x4),
+        (MsFlags::MS_NOEXEC, 0x8),
+    ] {
+        if flags.contains(f) {
+            attrs |= a;
+        }
+    }
+    let m = mountapi::new_fs(c"cgroup2", attrs).context("fsmount cgroup2")?;
+    mountapi::attach(m.as_fd(), target.as_fd()).context("move_mount cgroup2")?;
+    Ok(())
 }

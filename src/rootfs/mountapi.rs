@@ -94,3 +94,42 @@ pub fn attach(tree: BorrowedFd, target: BorrowedFd) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// A new, detached mount of a filesystem of type `fstype` with no options
+/// (fsopen, fsconfig CMD_CREATE, fsmount), with the MOUNT_ATTR_* `attrs`.
+pub fn new_fs(fstype: &CStr, attrs: u64) -> std::io::Result<OwnedFd> {
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    let check = |r: libc::c_long| -> std::io::Result<OwnedFd> {
+        if r < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a new descriptor.
+        Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+    };
+    // SAFETY: a valid C string; the fd returned is new and ours.
+    let fs =
+        check(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) })?;
+    // SAFETY: a valid fs context fd; CMD_CREATE takes no key or value.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a created fs context; the mount fd returned is new and ours.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            libc::FSMOUNT_CLOEXEC,
+            attrs,
+        )
+    })
+}
