@@ -145,9 +145,22 @@ impl User {
     }
 
     /// This user's processes (none may be left).
+    /// The user's live processes. Zombies are left out: an init that a
+    /// test's create/start left to PID 1 stays a zombie where PID 1 does not
+    /// reap (CI's does not), and useradd hands a deleted user's uid to the
+    /// next test's user.
     fn processes(&self) -> String {
-        let o = run(Command::new("pgrep").args(["-a", "-u", &self.uid.to_string()]));
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        let o =
+            run(Command::new("ps").args(["-o", "pid=,stat=,args=", "-u", &self.uid.to_string()]));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|st| !st.starts_with('Z'))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
     }
 
     fn state_root(&self) -> PathBuf {
