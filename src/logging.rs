@@ -4,6 +4,11 @@
 //! Without --log a line goes to stderr in the chosen format; a text line to a
 //! terminal is logrus's coloured one (`ERRO[0000] msg`), as runc prints it by
 //! hand. With --log it goes to the file and stderr gets the bare error message.
+//!
+//! Both are held open from start-up (close-on-exec): the container's init,
+//! a fork of this process, logs through them after pivot_root (where the
+//! --log path means a file of the container's) and after its stdio became
+//! the container's (runc's init logs through a pipe to its parent).
 
 use crate::cli::LogFormat;
 use std::io::Write;
@@ -13,6 +18,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 struct Config {
     file: Option<PathBuf>,
+    /// The --log file, or else a close-on-exec copy of stderr.
+    sink: Option<std::fs::File>,
     format: LogFormat,
     debug: bool,
     /// logrus's base time: coloured lines show the seconds since it.
@@ -23,18 +30,38 @@ static CONFIG: OnceLock<Config> = OnceLock::new();
 
 pub fn init(file: Option<PathBuf>, format: LogFormat, debug: bool) {
     // runc opens --log at start: the file exists even when nothing is logged.
-    if let Some(p) = &file {
-        let _ = std::fs::OpenOptions::new()
+    let sink = match &file {
+        Some(p) => std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(p);
-    }
+            .open(p)
+            .ok(),
+        None => stderr_copy(),
+    };
     let _ = CONFIG.set(Config {
         file,
+        sink,
         format,
         debug,
         start: Instant::now(),
     });
+}
+
+/// fd 2 duplicated close-on-exec above the fds a caller may pass on
+/// (--preserve-fds counts from 3, so the copy takes the first free one).
+fn stderr_copy() -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_DUPFD_CLOEXEC makes a new fd that only this File owns.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    // SAFETY: as above; fd is ours and open.
+    (fd >= 0).then(|| unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// Writes one whole line in a single write(2), so lines of the init and
+/// its parent never interleave.
+fn emit(sink: &std::fs::File, line: &str) {
+    let mut f = sink;
+    let _ = f.write_all(format!("{line}\n").as_bytes());
 }
 
 pub fn debug_enabled() -> bool {
@@ -130,12 +157,18 @@ fn write_fields(level: &str, msg: &str, fields: &[(&str, &str)]) {
     match &cfg.file {
         Some(path) => {
             let line = format_line(cfg.format, level, msg, fields);
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
-                let _ = f.write_all(format!("{line}\n").as_bytes());
+            match &cfg.sink {
+                Some(f) => emit(f, &line),
+                // Not openable at start-up: try again (it may exist now).
+                None => {
+                    if let Ok(f) = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                    {
+                        emit(&f, &line);
+                    }
+                }
             }
         }
         None if level != "error" => stderr_line(level, msg, fields),
@@ -144,16 +177,22 @@ fn write_fields(level: &str, msg: &str, fields: &[(&str, &str)]) {
 }
 
 fn stderr_line(level: &str, msg: &str, fields: &[(&str, &str)]) {
+    use std::os::fd::AsRawFd;
     let cfg = CONFIG.get();
     let format = cfg.map_or(LogFormat::Text, |c| c.format);
-    // SAFETY: isatty only inspects fd 2.
-    let line = if format == LogFormat::Text && unsafe { libc::isatty(2) } == 1 {
+    let sink = cfg.and_then(|c| c.sink.as_ref());
+    let fd = sink.map_or(2, |f| f.as_raw_fd());
+    // SAFETY: isatty only inspects the fd.
+    let line = if format == LogFormat::Text && unsafe { libc::isatty(fd) } == 1 {
         let secs = cfg.map_or(0, |c| c.start.elapsed().as_secs());
         colored_line(level, msg, secs, fields)
     } else {
         format_line(format, level, msg, fields)
     };
-    eprintln!("{line}");
+    match sink {
+        Some(f) => emit(f, &line),
+        None => eprintln!("{line}"),
+    }
 }
 
 fn format_line(format: LogFormat, level: &str, msg: &str, fields: &[(&str, &str)]) -> String {

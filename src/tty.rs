@@ -5,6 +5,7 @@
 //! own terminal (raw mode, window size) while `run` or `exec` wait.
 
 use anyhow::{Context, Result};
+use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
     connect, recvmsg, sendmsg, socket, socketpair, AddressFamily, ControlMessage,
@@ -92,16 +93,19 @@ pub fn make_controlling(slave: &OwnedFd) -> Result<()> {
 /// In the child, after setsid: a pty whose master goes to the console
 /// socket `sock` and whose peer becomes our controlling terminal and stdio;
 /// `/dev/console` is bound to it when we have our own mount namespace (over
-/// a file we made, never the image's).
+/// a file we made, never the image's). The peer belongs to the process's
+/// user `uid` (its group, the tty group devpts gave it, stays), as runc's.
 pub fn setup_console(
     sock: &OwnedFd,
     size: Option<&oci_spec::runtime::Box>,
     bind_dev_console: bool,
+    uid: u32,
 ) -> Result<()> {
     let pty = open()?;
     if let Some(b) = size {
         set_size(pty.master.as_raw_fd(), b.height() as u16, b.width() as u16)?;
     }
+    give_to(&pty.slave, uid)?;
     if bind_dev_console {
         let root = std::fs::File::open("/")?;
         match nix::unistd::unlink("/dev/console") {
@@ -121,6 +125,25 @@ pub fn setup_console(
     send_fd(sock.as_raw_fd(), pty.master.as_raw_fd(), "/dev/ptmx")
         .context("send pty master to console socket")?;
     make_controlling(&pty.slave)
+}
+
+/// Makes the pty peer, which we just made, the user's. Only this pty: stdio
+/// that the caller passed (a host file) is never chowned. As runc, an owner
+/// or group not mapped in a user namespace (EINVAL, EPERM) or a read-only
+/// devpts leaves it as it is.
+fn give_to(slave: &OwnedFd, uid: u32) -> Result<()> {
+    let st = nix::sys::stat::fstat(slave.as_raw_fd()).context("fstat the pty")?;
+    if st.st_uid == uid {
+        return Ok(());
+    }
+    match nix::unistd::fchown(
+        slave.as_raw_fd(),
+        Some(nix::unistd::Uid::from_raw(uid)),
+        None,
+    ) {
+        Ok(()) | Err(Errno::EINVAL | Errno::EPERM | Errno::EROFS) => Ok(()),
+        Err(e) => Err(e).context("chown the pty to the process's user"),
+    }
 }
 
 /// Connects a stream socket to the unix socket a caller listens on at

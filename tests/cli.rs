@@ -309,6 +309,16 @@ fn debug_logs_steps() {
         .filter(|v| v["level"] == "debug")
         .collect();
     assert!(debug.len() >= 2, "--debug logged too little: {text}");
+    // The init logs into the same file after pivot_root, where the --log
+    // path would name a file of the container's (it holds the fd instead).
+    assert!(
+        debug.iter().any(|v| v["msg"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("init: ready in"))),
+        "no debug line of the init after pivot_root: {text}"
+    );
+    let inside = b.dir.join("rootfs").join(log.strip_prefix("/").unwrap());
+    assert!(!inside.exists(), "the init wrote {}", inside.display());
     // Without --debug nothing is logged for a successful run.
     let log2 = ctx.work.join("quiet.log");
     let id2 = ctx.id("q");

@@ -434,6 +434,57 @@ fn terminal_console_socket_and_size() {
     assert_clean_simple(&ctx.tong, &id, &b, &[]);
 }
 
+/// The pty is the process's user's (runc's rule; tty group and mode kept),
+/// for the init and for an exec'd process; the /dev/console bind shows it.
+#[test]
+fn terminal_belongs_to_the_process_user() {
+    require_root!();
+    let ctx = Ctx::new("pr-ttyown");
+    let probe = "stat -c '%u %g %a' $(tty) /dev/console; echo done";
+    let mut b = ctx.bundle(&format!("{probe}; sleep 30"));
+    b.set("/process/terminal", json!(true));
+    b.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+    let sock = ctx.work.join("console.sock");
+    let rx = receive_master(UnixListener::bind(&sock).unwrap());
+    let id = ctx.id("");
+    ctx.tong
+        .create(&b, &id, &["--console-socket", sock.to_str().unwrap()])
+        .success();
+    let master = rx.join().expect("console socket receiver");
+    ctx.tong.start(&id).success();
+    let out = read_pty_until(master, "done", Duration::from_secs(15)).replace('\r', "");
+    assert!(
+        out.starts_with("1000 5 620\n1000 5 620\n"),
+        "init's pty: {out:?}"
+    );
+    // exec -t as another user gets a pty of its own, theirs.
+    let recv = ConsoleReceiver::bind(&ctx.work.join("exec.sock"));
+    ctx.tong
+        .cmd(&[
+            "exec",
+            "-t",
+            "-d",
+            "--user",
+            "1234:1234",
+            "--console-socket",
+            recv.path.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            probe,
+        ])
+        .success();
+    let out = read_pty_until(
+        recv.recv(Duration::from_secs(10)),
+        "done",
+        Duration::from_secs(15),
+    )
+    .replace('\r', "");
+    assert!(out.starts_with("1234 5 620\n"), "exec's pty: {out:?}");
+    ctx.tong.cmd(&["delete", "-f", &id]).success();
+    assert_clean_simple(&ctx.tong, &id, &b, &[]);
+}
+
 #[test]
 fn terminal_without_console_socket_fails_cleanly() {
     require_root!();

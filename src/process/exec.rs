@@ -85,7 +85,7 @@ fn steps(a: &ExecChildArgs) -> Result<std::convert::Infallible> {
     let p = &a.process;
     if p.terminal().unwrap_or(false) {
         let sock = a.console.as_ref().context("--tty needs a console socket")?;
-        crate::tty::setup_console(sock, p.console_size().as_ref(), false)?;
+        crate::tty::setup_console(sock, p.console_size().as_ref(), false, p.user().uid())?;
     }
     let exec = child::prepare(&child::Setup {
         process: p,

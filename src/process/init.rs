@@ -153,7 +153,8 @@ fn setup(a: &InitArgs) -> Result<Ready> {
             .console
             .as_ref()
             .context("process.terminal is set but no --console-socket was given")?;
-        crate::tty::setup_console(sock, plan.process().console_size().as_ref(), new_mnt)?;
+        let p = plan.process();
+        crate::tty::setup_console(sock, p.console_size().as_ref(), new_mnt, p.user().uid())?;
     }
     let p = plan.process();
     {
@@ -184,6 +185,8 @@ fn setup(a: &InitArgs) -> Result<Ready> {
     })?;
     crate::failpoint!("init.prepared");
     attrs::prctl(libc::PR_SET_PDEATHSIG, 0)?;
+    // Logged through the fd opened before the fork: `/` is the container's.
+    crate::debug!("init: ready in {}, waiting for start", a.id);
     a.chan.send(&Msg::Ready)?;
     Ok(Ready { exec, state })
 }

@@ -793,96 +793,32 @@ pub fn cg_kernel_offers(ctrl: &str, file: &str) -> bool {
 
 /// A unix socket that receives one pty master over SCM_RIGHTS (like runc's
 /// recvtty): `ConsoleReceiver::bind(path)`, pass the path as --console-socket,
-/// then `recv()` the master fd.
+/// then `recv()` the master fd. Panics where testkit's returns an error.
 pub struct ConsoleReceiver {
     pub path: PathBuf,
-    listener: std::os::unix::net::UnixListener,
+    inner: tong_testkit::console::ConsoleReceiver,
 }
 
 impl ConsoleReceiver {
     pub fn bind(path: &Path) -> ConsoleReceiver {
-        let _ = std::fs::remove_file(path);
-        let listener = std::os::unix::net::UnixListener::bind(path).expect("bind console socket");
-        listener.set_nonblocking(true).unwrap();
+        let inner =
+            tong_testkit::console::ConsoleReceiver::bind(path).expect("bind console socket");
         ConsoleReceiver {
             path: path.to_path_buf(),
-            listener,
+            inner,
         }
     }
 
     /// Accepts one connection (within `timeout`) and returns the fd it carries.
     pub fn recv(&self, timeout: Duration) -> std::os::fd::OwnedFd {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-        use std::os::fd::{AsRawFd, FromRawFd};
-        let deadline = Instant::now() + timeout;
-        let stream = loop {
-            match self.listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    assert!(Instant::now() < deadline, "no connection on console socket");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => panic!("accept on console socket: {e}"),
-            }
-        };
-        stream.set_nonblocking(false).unwrap();
-        stream.set_read_timeout(Some(timeout)).unwrap();
-        let mut buf = [0u8; 4096];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            stream.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .expect("recvmsg on console socket");
-        for c in msg.cmsgs().expect("cmsgs") {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                if let Some(fd) = fds.first() {
-                    // SAFETY: the kernel just installed this fd for us.
-                    return unsafe { std::os::fd::OwnedFd::from_raw_fd(*fd) };
-                }
-            }
-        }
-        panic!("console socket message carried no fd");
+        self.inner.recv(timeout).expect("console socket")
     }
 }
 
 /// Reads a pty master until `needle` shows up, EOF/EIO, or `timeout`; returns
 /// what was read.
 pub fn read_pty_until(master: std::os::fd::OwnedFd, needle: &str, timeout: Duration) -> String {
-    use std::io::Read;
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        let mut f = File::from(master);
-        let mut b = [0u8; 1024];
-        loop {
-            match f.read(&mut b) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if tx.send(b[..n].to_vec()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    let deadline = Instant::now() + timeout;
-    let mut got = Vec::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(chunk) => {
-                got.extend(chunk);
-                if String::from_utf8_lossy(&got).contains(needle) {
-                    break;
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(_) => break,
-        }
-    }
-    String::from_utf8_lossy(&got).to_string()
+    tong_testkit::console::read_pty(master, Some(needle), timeout)
 }
 
 /// Runs `cmd` with the given files installed at fds 3, 4, … (not CLOEXEC),

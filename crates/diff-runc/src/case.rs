@@ -55,6 +55,11 @@ pub enum StepKind {
     Run(Vec<String>),
     /// A file the steps made (a --log, a --pid-file), read back.
     Read(String),
+    /// As Run, with a console socket listening at {dir}/tty.sock (pass it
+    /// as `--console-socket {dir}/tty.sock`): what the container wrote to
+    /// its terminal, until the last slave closed, follows the runtime's
+    /// stdout after a "== tty" line.
+    Tty(Vec<String>),
 }
 
 #[derive(Clone)]
@@ -315,6 +320,14 @@ pub fn run_case(case: &Case, rt: &Runtime, dir: &Path, id: &str, id2: &str, base
                 let r = rt.run(&a, &bundle, step.timeout);
                 (argv.join(" "), r)
             }
+            StepKind::Tty(argv) => {
+                let a: Vec<String> = argv.iter().map(|s| expand(s, id, id2, dir)).collect();
+                let mut r = with_console(&dir.join("tty.sock"), step.timeout, || {
+                    rt.run(&a, &bundle, step.timeout)
+                });
+                r.0.stdout.push_str(&format!("== tty\n{}", r.1));
+                (argv.join(" "), r.0)
+            }
             StepKind::Read(f) => {
                 let p = expand(f, id, id2, dir);
                 let (code, text) = match fs::read(&p) {
@@ -366,6 +379,24 @@ pub fn run_case(case: &Case, rt: &Runtime, dir: &Path, id: &str, id2: &str, base
         });
     }
     rec
+}
+
+/// Runs `f` with a console socket listening at `sock`; returns its result
+/// and what the terminal it received showed (CRs dropped), or why none.
+fn with_console(sock: &Path, timeout: Duration, f: impl FnOnce() -> Raw) -> (Raw, String) {
+    use tong_testkit::console::{read_pty, ConsoleReceiver};
+    let recv = match ConsoleReceiver::bind(sock) {
+        Ok(r) => r,
+        Err(e) => return (f(), format!("(console socket: {e})\n")),
+    };
+    let reader = std::thread::spawn(move || match recv.recv(Duration::from_secs(10)) {
+        Ok(master) => read_pty(master, None, timeout).replace('\r', ""),
+        Err(e) => format!("(no terminal: {e})\n"),
+    });
+    let raw = f();
+    let tty = reader.join().unwrap_or_default();
+    let _ = fs::remove_file(sock);
+    (raw, tty)
 }
 
 /// Probe output: mountinfo lines reduced to what must match.

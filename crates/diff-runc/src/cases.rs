@@ -39,6 +39,19 @@ fn step(args: &[&str], norm: Norm) -> Step {
     }
 }
 
+/// A step with a console socket at {dir}/tty.sock; see [`StepKind::Tty`].
+fn tty(args: &[&str]) -> Step {
+    Step {
+        kind: StepKind::Tty(sv(args)),
+        norm: Norm::Text,
+        timeout: Duration::from_secs(20),
+    }
+}
+
+/// What a process on a terminal prints: the kind of tty, who owns it and
+/// its mode (a user's terminal must be theirs), its size, /dev/console.
+const TTY_PROBE: &str = r#"t=$(tty); echo "tty ${t%%[0-9]*}"; stat -c 'owner %u %g mode %a' "$t"; echo "size $(stty size)"; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo "stdio on it"; ls -ln /dev/console | awk '{print "console", $1, $3, $4}'"#;
+
 fn h(args: &[&str]) -> Step {
     step(args, Norm::Help)
 }
@@ -114,6 +127,23 @@ fn per_status() -> Vec<(&'static str, Vec<Step>)> {
             vec![run(&["ps", "--format", "xml", "{id}"])],
         ),
         ("exec-true", vec![run(&["exec", "{id}", "true"])]),
+        (
+            "exec-debug",
+            vec![
+                run(&[
+                    "--debug",
+                    "--log",
+                    "{dir}/log",
+                    "--log-format",
+                    "json",
+                    "exec",
+                    "{id}",
+                    "echo",
+                    "hi",
+                ]),
+                read("{dir}/log"),
+            ],
+        ),
         (
             "exec-exit3",
             vec![run(&["exec", "{id}", "sh", "-c", "exit 3"])],
@@ -288,9 +318,33 @@ fn per_status() -> Vec<(&'static str, Vec<Step>)> {
     ]
 }
 
-/// Commands that stream for ever on a live container: only where they end.
+/// Commands that stream for ever on a live container: only where they end;
+/// terminals: only where a process can get one (a failed exec would leave
+/// the console socket waiting).
 fn per_status_finite(s: Status) -> Vec<(&'static str, Vec<Step>)> {
     let mut v = Vec::new();
+    if s == Status::Running {
+        let exec_tty = |extra: &[&str]| {
+            let mut a = vec!["exec", "-t", "-d", "--console-socket", "{dir}/tty.sock"];
+            a.extend_from_slice(extra);
+            a.extend_from_slice(&["{id}", "sh", "-c", TTY_PROBE]);
+            vec![tty(&a)]
+        };
+        v.push(("exec-tty", exec_tty(&[])));
+        v.push(("exec-tty-user", exec_tty(&["--user", "1000:1000"])));
+        v.push((
+            "exec-tty-process-size",
+            vec![tty(&[
+                "exec",
+                "-d",
+                "--console-socket",
+                "{dir}/tty.sock",
+                "--process",
+                "{dir}/tty-process.json",
+                "{id}",
+            ])],
+        ));
+    }
     if matches!(s, Status::None | Status::Stopped) {
         v.push(("events", vec![run(&["events", "{id}"])]));
         v.push((
@@ -606,6 +660,83 @@ fn flag_cases() -> Vec<Case> {
         Status::None,
         vec![run(&["--log-format", "json", "state", "{id2}"])],
     );
+    // --debug: where the lines go (stderr, --log as text or JSON) and what
+    // else is printed; the debug lines themselves are each runtime's own
+    // (norm::collapse_debug).
+    c(
+        "debug-run",
+        Config::Edit(sv(&["echo", "hi"]), None),
+        Status::None,
+        vec![run(&["--debug", "run", "{id}"])],
+    );
+    c(
+        "debug-log-text",
+        sleeper(),
+        Status::None,
+        vec![
+            run(&["--debug", "--log", "{dir}/log", "create", "{id}"]),
+            run(&["--debug", "--log", "{dir}/log", "start", "{id}"]),
+            read("{dir}/log"),
+        ],
+    );
+    c(
+        "debug-log-json",
+        Config::Edit(sv(&["echo", "hi"]), None),
+        Status::None,
+        vec![
+            run(&[
+                "--debug",
+                "--log",
+                "{dir}/log",
+                "--log-format",
+                "json",
+                "run",
+                "{id}",
+            ]),
+            read("{dir}/log"),
+        ],
+    );
+    c(
+        "debug-error",
+        Config::Edit(sv(&["/nonexistent"]), None),
+        Status::None,
+        vec![
+            run(&[
+                "--debug",
+                "--log",
+                "{dir}/log",
+                "--log-format",
+                "json",
+                "run",
+                "{id}",
+            ]),
+            read("{dir}/log"),
+        ],
+    );
+    // A terminal container: the pty's owner (the process's user), mode,
+    // consoleSize and /dev/console, as the container sees them.
+    for (name, user) in [("terminal", (0, 0)), ("terminal-user", (1000, 1000))] {
+        c(
+            name,
+            edited(&["sh", "-c", TTY_PROBE], move |v: &mut Value| {
+                set_pointer(v, "/process/terminal", json!(true));
+                set_pointer(
+                    v,
+                    "/process/consoleSize",
+                    json!({"height": 40, "width": 100}),
+                );
+                set_pointer(v, "/process/user", json!({"uid": user.0, "gid": user.1}));
+            }),
+            Status::None,
+            vec![tty(&[
+                "run",
+                "-d",
+                "--console-socket",
+                "{dir}/tty.sock",
+                "{id}",
+            ])],
+        );
+    }
     c(
         "systemd-cgroup-badpath",
         sleeper(),
@@ -1133,6 +1264,13 @@ pub fn all() -> Vec<Case> {
                     r#"{"args": ["sh", "-c", "echo from-process-json; id -u"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}"#.into(),
                 ),
                 ("res.json".into(), r#"{"memory": {"limit": 209715200}, "pids": {"limit": 40}}"#.into()),
+                (
+                    "tty-process.json".into(),
+                    json!({"terminal": true, "consoleSize": {"height": 33, "width": 111},
+                        "args": ["sh", "-c", TTY_PROBE], "cwd": "/", "env": ["PATH=/bin"],
+                        "user": {"uid": 1000, "gid": 1000}})
+                    .to_string(),
+                ),
             ];
             v.push(c);
         }

@@ -90,6 +90,7 @@ pub fn normalise(s: &str, subst: &Subst, norm: Norm) -> String {
     out = re(&NAME, r"\b(runc|tong)\b")
         .replace_all(&out, "<rt>")
         .into_owned();
+    out = collapse_debug(&out);
     if matches!(norm, Norm::Digits | Norm::Table) {
         out = re(&NUM, r"\d+(\.\d+)?").replace_all(&out, "N").into_owned();
     }
@@ -105,6 +106,29 @@ pub fn normalise(s: &str, subst: &Subst, norm: Norm) -> String {
             .join("\n");
     }
     out
+}
+
+/// --debug lines name each runtime's own internal steps (runc's nsexec
+/// stages, tong's mounts): a run of them becomes one "<debug>" line, so
+/// that what is compared is where they come (stderr or the --log file),
+/// their format (text or JSON, logrus's fields) and every other line.
+pub fn collapse_debug(s: &str) -> String {
+    static DEBUG: OnceLock<Regex> = OnceLock::new();
+    let debug = re(
+        &DEBUG,
+        r#"^(time="[^"]*" level=debug msg=.*|\{.*"level":"debug".*"msg":.*\}|\x1b\[37mDEBU\x1b\[0m.*)$"#,
+    );
+    if !s.lines().any(|l| debug.is_match(l)) {
+        return s.to_string();
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for l in s.lines() {
+        let l = if debug.is_match(l) { "<debug>" } else { l };
+        if !(l == "<debug>" && out.last() == Some(&"<debug>")) {
+            out.push(l);
+        }
+    }
+    out.join("\n") + "\n"
 }
 
 /// A mountinfo line reduced to what must match: mount point, options, type,
@@ -223,6 +247,24 @@ mod tests {
         assert_eq!(
             normalise("PID  TTY   TIME\n 12  ?   0:00  \n", &s, Norm::Table),
             "PID TTY TIME\nN ? N:N"
+        );
+    }
+
+    #[test]
+    fn debug_lines_collapse_but_keep_their_place_and_format() {
+        let runc = "time=\"<time>\" level=debug msg=\"nsexec[1]: stage-0\"\ntime=\"<time>\" level=debug msg=\"child process in init()\"\ntime=\"<time>\" level=error msg=\"boom\"\n";
+        let tong = "time=\"<time>\" level=debug msg=\"mounts[0]: proc on /proc\"\ntime=\"<time>\" level=error msg=\"boom\"\n";
+        assert_eq!(collapse_debug(runc), collapse_debug(tong));
+        assert_eq!(
+            collapse_debug(tong),
+            "<debug>\ntime=\"<time>\" level=error msg=\"boom\"\n"
+        );
+        // A JSON line keeps its place only if it is logrus's JSON.
+        let j = "{\"level\":\"debug\",\"msg\":\"x\",\"time\":\"<time>\"}\nhi\n";
+        assert_eq!(collapse_debug(j), "<debug>\nhi\n");
+        assert_eq!(
+            collapse_debug("level=debug in prose\n"),
+            "level=debug in prose\n"
         );
     }
 

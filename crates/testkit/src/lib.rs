@@ -6,6 +6,7 @@
 //! full CI run.
 
 pub mod cgroups;
+pub mod console;
 pub mod fsutil;
 pub mod helpers;
 pub mod json;
