@@ -52,11 +52,16 @@ struct Common {
 
 impl Common {
     /// `create_images`: checkpoint makes the image dir; restore needs it.
-    fn new(a: &CriuArgs, create_images: bool) -> Result<Common> {
-        let images = match &a.image_path {
+    /// The image directory: --image-path, or ./checkpoint as runc's.
+    fn images(a: &CriuArgs) -> Result<PathBuf> {
+        Ok(match &a.image_path {
             Some(p) => p.clone(),
             None => std::env::current_dir()?.join("checkpoint"),
-        };
+        })
+    }
+
+    fn new(a: &CriuArgs, create_images: bool) -> Result<Common> {
+        let images = Self::images(a)?;
         if create_images {
             mkdir_700(&images)?;
         }

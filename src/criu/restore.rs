@@ -42,9 +42,15 @@ pub fn restore(o: &RestoreOpts) -> Result<i32> {
 fn restore_blocked(o: &RestoreOpts) -> Result<i32> {
     let a = o.args;
     let plan = container::load_plan(&a.bundle, &a.id, o.systemd_cgroup, false)?;
+    // runc's order: an id in use, then the image's descriptors.json (so a
+    // missing image directory is named by that file), then CRIU. create_with
+    // checks the id again, atomically, when it makes the state dir.
+    if crate::paths::container_dir(o.root, &a.id).exists() {
+        bail!("container with given ID already exists");
+    }
+    let descriptors = read_descriptors(&Common::images(&a.criu)?)?;
     let common = Common::new(&a.criu, false)?;
     let criu = swrk::find()?;
-    let descriptors = read_descriptors(&common.images)?;
     let console = match (plan.terminal(), &a.console_socket) {
         (false, _) => None,
         (true, Some(p)) => Some(tty::connect_console(p)?),

@@ -345,6 +345,27 @@ fn per_status_finite(s: Status) -> Vec<(&'static str, Vec<Step>)> {
             ])],
         ));
     }
+    // Refused before CRIU runs (checkpoint of a container that is not
+    // running, restore over an existing id or from a missing image): CRIU
+    // itself is tested in the guest (tests/vm/criu.sh).
+    if matches!(s, Status::None | Status::Created | Status::Stopped) {
+        v.push((
+            "checkpoint",
+            vec![run(&["checkpoint", "--image-path", "{dir}/img", "{id}"])],
+        ));
+    }
+    v.push((
+        "restore",
+        vec![run(&[
+            "restore",
+            "-d",
+            "--image-path",
+            "{dir}/missing-img",
+            "-b",
+            "{bundle}",
+            "{id}",
+        ])],
+    ));
     if matches!(s, Status::None | Status::Stopped) {
         v.push(("events", vec![run(&["events", "{id}"])]));
         v.push((
@@ -356,8 +377,23 @@ fn per_status_finite(s: Status) -> Vec<(&'static str, Vec<Step>)> {
 }
 
 const COMMANDS: &[&str] = &[
-    "create", "start", "run", "state", "kill", "delete", "list", "ps", "exec", "pause", "resume",
-    "events", "update", "spec", "features",
+    "create",
+    "start",
+    "run",
+    "state",
+    "kill",
+    "delete",
+    "list",
+    "ps",
+    "exec",
+    "pause",
+    "resume",
+    "events",
+    "update",
+    "spec",
+    "features",
+    "checkpoint",
+    "restore",
 ];
 
 fn cli_cases() -> Vec<Case> {
