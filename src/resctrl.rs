@@ -112,6 +112,57 @@ pub fn apply(rdt: &LinuxIntelRdt, id: &str, pid: i32) -> Result<Group> {
     apply_at(rdt, id, pid, &root)
 }
 
+/// `update --l3-cache-schema/--mem-bw-schema`: the new lines written to the
+/// container's group, with runc's words where the host cannot do it.
+pub fn update(group: Option<&Path>, l3: Option<&str>, mb: Option<&str>) -> Result<()> {
+    update_at(root().as_deref(), group, l3, mb)
+}
+
+/// Whether the host can take the lines `update` asks for (runc checks it
+/// before it writes anything).
+pub fn check_update(l3: Option<&str>, mb: Option<&str>) -> Result<()> {
+    check_at(root().as_deref(), l3, mb)
+}
+
+fn check_at(root: Option<&Path>, l3: Option<&str>, mb: Option<&str>) -> Result<()> {
+    let has = |what: &str| root.is_some_and(|r| r.join("info").join(what).exists());
+    if l3.is_some() && !has("L3") {
+        bail!("Intel RDT/CAT: l3 cache schema is not enabled");
+    }
+    if mb.is_some() && !has("MB") {
+        bail!("Intel RDT/MBA: memory bandwidth schema is not enabled");
+    }
+    Ok(())
+}
+
+fn update_at(
+    root: Option<&Path>,
+    group: Option<&Path>,
+    l3: Option<&str>,
+    mb: Option<&str>,
+) -> Result<()> {
+    check_at(root, l3, mb)?;
+    let lines: Vec<&str> = [l3, mb].into_iter().flatten().collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let Some(dir) = group else {
+        bail!(
+            "the container was created without linux.intelRdt: it has no resctrl group to update"
+        );
+    };
+    for line in lines {
+        std::fs::write(dir.join("schemata"), format!("{line}\n")).with_context(|| {
+            format!(
+                "write schemata {} to {}",
+                crate::logging::go_quote(line),
+                dir.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// Adds a process to the group (exec'd processes join the init's group).
 pub fn add(dir: &Path, pid: i32) -> Result<()> {
     std::fs::write(dir.join("tasks"), pid.to_string())
@@ -143,6 +194,35 @@ mod tests {
         let r =
             rdt(serde_json::json!({"schemata": ["L3:0=3", "MB:0=20"], "l3CacheSchema": "L3:0=f"}));
         assert_eq!(lines(&r), vec!["L3:0=3", "MB:0=20"]);
+    }
+
+    #[test]
+    fn update_writes_the_group_or_says_why_not() {
+        let root = std::env::temp_dir().join(format!("tong-resctrl-up-{}", std::process::id()));
+        let group = root.join("ctr");
+        std::fs::create_dir_all(&group).unwrap();
+        let no_cat = update_at(Some(&root), Some(&group), Some("L3:0=f"), None);
+        let no_host = update_at(None, Some(&group), None, Some("MB:0=50"));
+        std::fs::create_dir_all(root.join("info/L3")).unwrap();
+        std::fs::create_dir_all(root.join("info/MB")).unwrap();
+        let no_group = update_at(Some(&root), None, Some("L3:0=f"), None);
+        let ok = update_at(Some(&root), Some(&group), None, Some("MB:0=50"));
+        let schemata = std::fs::read_to_string(group.join("schemata"));
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(
+            no_cat.unwrap_err().to_string(),
+            "Intel RDT/CAT: l3 cache schema is not enabled"
+        );
+        assert_eq!(
+            no_host.unwrap_err().to_string(),
+            "Intel RDT/MBA: memory bandwidth schema is not enabled"
+        );
+        assert!(no_group
+            .unwrap_err()
+            .to_string()
+            .contains("without linux.intelRdt"));
+        ok.unwrap();
+        assert_eq!(schemata.unwrap(), "MB:0=50\n");
     }
 
     #[test]

@@ -109,14 +109,15 @@ fn from_flags(a: &UpdateArgs) -> Result<LinuxResources> {
         b.set_weight(Some(w));
         r.set_block_io(Some(b));
     }
-    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
-        bail!("--l3-cache-schema/--mem-bw-schema: Intel RDT is not available on this host");
-    }
     Ok(r)
 }
 
 /// `update --resources`' JSON: the resources to apply, zeros dropped.
 pub fn parse_resources(data: &[u8]) -> Result<LinuxResources> {
+    if data.iter().all(u8::is_ascii_whitespace) {
+        // Go's json.Decoder on nothing: runc says just that.
+        bail!("EOF");
+    }
     let r =
         serde_json::from_slice(data).map_err(|e| anyhow::anyhow!("invalid resources JSON: {e}"))?;
     Ok(without_zeros(r))
@@ -137,6 +138,10 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
         }
         None => without_zeros(from_flags(a)?),
     };
+    // runc asks about RDT before it looks at the status.
+    let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    let (l3, mb) = (nonempty(&a.l3_cache_schema), nonempty(&a.mem_bw_schema));
+    crate::resctrl::check_update(l3.as_deref(), mb.as_deref())?;
     c.status().can_update()?;
     crate::failpoint!("update.loaded");
     crate::rootless::require_cgroup(&c.state.cgroup_path)?;
@@ -146,6 +151,8 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
         // v2's eBPF program (v1 wrote the rules in `apply`).
         cg.restrict_devices(&r, &[])?;
     }
+    // After the cgroup, as runc's Set.
+    crate::resctrl::update(c.state.intel_rdt.as_deref(), l3.as_deref(), mb.as_deref())?;
     crate::failpoint!("update.applied");
     Ok(())
 }

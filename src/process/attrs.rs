@@ -228,7 +228,8 @@ pub fn set_scheduler(p: &oci_spec::runtime::Process) -> Result<()> {
 
 /// AppArmor profile and SELinux label for the next execve. A SELinux label
 /// where SELinux is off was refused before the fork (`validate::selinux_label`).
-pub fn set_lsm_labels(p: &oci_spec::runtime::Process) -> Result<()> {
+/// `init`: runc's init names the failing step, its exec does not.
+pub fn set_lsm_labels(p: &oci_spec::runtime::Process, init: bool) -> Result<()> {
     if let Some(profile) = p.apparmor_profile().as_deref().filter(|s| !s.is_empty()) {
         // As runc (1.1 to 1.4): the profile is asked for whether or not AppArmor
         // is there, so a host without it refuses the container.
@@ -237,10 +238,14 @@ pub fn set_lsm_labels(p: &oci_spec::runtime::Process) -> Result<()> {
         } else {
             "/proc/self/attr/exec"
         };
-        std::fs::write(at, format!("exec {profile}"))
+        let r = std::fs::write(at, format!("exec {profile}"))
             .with_context(|| format!("write {at}"))
-            .context("apparmor failed to apply profile")
-            .context("unable to apply apparmor profile")?;
+            .context("apparmor failed to apply profile");
+        if init {
+            r.context("unable to apply apparmor profile")?;
+        } else {
+            r?;
+        }
     }
     if let Some(label) = p.selinux_label().as_deref().filter(|s| !s.is_empty()) {
         std::fs::write("/proc/self/attr/exec", label)

@@ -174,7 +174,7 @@ pub fn prepare(s: &Setup) -> Result<Exec> {
     attrs::set_io_priority(p)?;
     attrs::set_scheduler(p)?;
     apply_extras(&s.extras)?;
-    attrs::set_lsm_labels(p)?;
+    attrs::set_lsm_labels(p, !s.parent_listens_at_exec)?;
     if let Some(id) = s.keyring {
         join_session_keyring(id)?;
     }

@@ -304,6 +304,76 @@ fn per_status() -> Vec<(&'static str, Vec<Step>)> {
             vec![run(&["update", "--memory", "lots", "{id}"])],
         ),
         ("update-none", vec![run(&["update", "{id}"])]),
+        (
+            "update-memory-more",
+            vec![run(&[
+                "update",
+                "--memory",
+                "200M",
+                "--memory-reservation",
+                "100M",
+                "--memory-swap",
+                "300M",
+                "{id}",
+            ])],
+        ),
+        (
+            "update-cpuset-blkio",
+            vec![run(&[
+                "update",
+                "--cpuset-cpus",
+                "0",
+                "--cpuset-mems",
+                "0",
+                "--blkio-weight",
+                "500",
+                "{id}",
+            ])],
+        ),
+        (
+            "update-rt",
+            vec![run(&[
+                "update",
+                "--cpu-rt-period",
+                "1000000",
+                "--cpu-rt-runtime",
+                "0",
+                "{id}",
+            ])],
+        ),
+        (
+            "update-resctrl",
+            vec![run(&[
+                "update",
+                "--l3-cache-schema",
+                "L3:0=f",
+                "--mem-bw-schema",
+                "MB:0=50",
+                "{id}",
+            ])],
+        ),
+        (
+            "update-resources-stdin",
+            vec![run(&["update", "--resources", "-", "{id}"])],
+        ),
+        (
+            "exec-ignore-paused",
+            vec![run(&["exec", "-d", "--ignore-paused", "{id}", "true"])],
+        ),
+        (
+            "exec-apparmor",
+            vec![run(&["exec", "--apparmor", "unconfined", "{id}", "true"])],
+        ),
+        (
+            "exec-process-label",
+            vec![run(&[
+                "exec",
+                "--process-label",
+                "system_u:system_r:container_t:s0",
+                "{id}",
+                "true",
+            ])],
+        ),
         ("list", vec![step(&["list"], t)]),
         ("list-q", vec![run(&["list", "-q"])]),
         ("list-json", vec![run(&["list", "--format", "json"])]),
@@ -352,6 +422,38 @@ fn per_status_finite(s: Status) -> Vec<(&'static str, Vec<Step>)> {
         v.push((
             "checkpoint",
             vec![run(&["checkpoint", "--image-path", "{dir}/img", "{id}"])],
+        ));
+        v.push((
+            "checkpoint-flags",
+            vec![run(&[
+                "checkpoint",
+                "--image-path",
+                "{dir}/img",
+                "--work-path",
+                "{dir}/work",
+                "--parent-path",
+                "../pre",
+                "--leave-running",
+                "--tcp-established",
+                "--ext-unix-sk",
+                "--shell-job",
+                "--file-locks",
+                "--auto-dedup",
+                "--manage-cgroups-mode",
+                "soft",
+                "--empty-ns",
+                "network",
+                "{id}",
+            ])],
+        ));
+        v.push((
+            "checkpoint-bad-cgroups-mode",
+            vec![run(&[
+                "checkpoint",
+                "--manage-cgroups-mode",
+                "sometimes",
+                "{id}",
+            ])],
         ));
     }
     v.push((
@@ -405,6 +507,9 @@ fn cli_cases() -> Vec<Case> {
         v.push(none(format!("help/{f}"), vec![h(&[f])]));
     }
     v.push(none("help/help".into(), vec![h(&["help"])]));
+    for f in ["--version", "-v"] {
+        v.push(none(format!("version/{f}"), vec![run(&[f])]));
+    }
     v.push(none("help/h".into(), vec![h(&["h"])]));
     for c in COMMANDS {
         v.push(none(format!("help/{c}--help"), vec![h(&[c, "--help"])]));
