@@ -55,6 +55,7 @@ pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
         ignored.extend(crate::caps::retain_available(p));
     }
     crate::caps::warn_ignored(ignored);
+    crate::cgroups::warn_kernel_memory(spec.linux().as_ref().and_then(|l| l.resources().as_ref()));
     plan(spec, bundle, id)
 }
 

@@ -244,6 +244,11 @@ impl Cgroup {
         let mut r = resources.clone();
         let rules = all_rules(resources, devices);
         if self.direct_v1() {
+            if let Some(name) = unmounted_v1_request(resources, |c| self.hier.v1(c).is_some()) {
+                // runc's fs manager: a limit for a hierarchy it has no
+                // directory in.
+                anyhow::bail!("cannot set {name} limit: container could not join or create cgroup");
+            }
             // The device rules are ours on v1 (runc's defaults and order,
             // v1::default_rules), whatever else libcgroups then applies.
             let Some(mount) = self.hier.v1("devices") else {
@@ -455,6 +460,44 @@ fn all_rules(r: &LinuxResources, devices: &[LinuxDeviceCgroup]) -> Vec<LinuxDevi
 
 /// Whether `r` asks for anything beyond device rules (which the direct v1
 /// path writes itself).
+/// The first v1 controller, in runc's order, that `r` sets a limit of but
+/// this host has not mounted (`mounted` says whether one is). Only the
+/// controllers a host may lack: the others are checked where they are written.
+fn unmounted_v1_request(
+    r: &LinuxResources,
+    mounted: impl Fn(&str) -> bool,
+) -> Option<&'static str> {
+    let net = r.network().as_ref();
+    let wants = [
+        (
+            "hugetlb",
+            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+        ),
+        (
+            "net_cls",
+            net.and_then(|n| n.class_id()).is_some_and(|c| c != 0),
+        ),
+        (
+            "net_prio",
+            net.and_then(|n| n.priorities().as_ref())
+                .is_some_and(|p| !p.is_empty()),
+        ),
+        ("rdma", r.rdma().as_ref().is_some_and(|m| !m.is_empty())),
+    ];
+    wants
+        .into_iter()
+        .find(|(name, want)| *want && !mounted(name))
+        .map(|(name, _)| name)
+}
+
+/// runc's warning (specconv, update) for limits the kernel dropped in 6.x.
+pub fn warn_kernel_memory(r: Option<&LinuxResources>) {
+    let m = r.and_then(|r| r.memory().as_ref());
+    if m.is_some_and(|m| m.kernel().is_some() || m.kernel_tcp().is_some()) {
+        crate::logging::warn("Kernel memory settings are ignored and will be removed");
+    }
+}
+
 fn beyond_devices(r: &LinuxResources) -> bool {
     let mut rest = r.clone();
     rest.set_devices(None);
@@ -580,5 +623,29 @@ fn remove_tree(dir: &Path) {
             }
             _ => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_limit_of_an_unmounted_v1_controller_is_named_in_runcs_order() {
+        let r: oci_spec::runtime::LinuxResources = serde_json::from_value(serde_json::json!({
+            "network": {"classID": 1, "priorities": [{"name": "lo", "priority": 2}]},
+            "rdma": {"mlx5_0": {"hcaHandles": 3}}
+        }))
+        .unwrap();
+        assert_eq!(super::unmounted_v1_request(&r, |_| false), Some("net_cls"));
+        assert_eq!(
+            super::unmounted_v1_request(&r, |c| c == "net_cls"),
+            Some("net_prio")
+        );
+        assert_eq!(
+            super::unmounted_v1_request(&r, |c| c != "rdma"),
+            Some("rdma")
+        );
+        assert_eq!(super::unmounted_v1_request(&r, |_| true), None);
+        let none = oci_spec::runtime::LinuxResources::default();
+        assert_eq!(super::unmounted_v1_request(&none, |_| false), None);
     }
 }

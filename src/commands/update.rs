@@ -138,6 +138,7 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<()> {
         }
         None => without_zeros(from_flags(a)?),
     };
+    crate::cgroups::warn_kernel_memory(Some(&r));
     // runc asks about RDT before it looks at the status.
     let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
     let (l3, mb) = (nonempty(&a.l3_cache_schema), nonempty(&a.mem_bw_schema));

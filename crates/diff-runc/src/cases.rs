@@ -1212,6 +1212,48 @@ fn config_cases() -> Vec<Case> {
             set("/linux/resources/blockIO", json!({"weight": 300})),
         ),
         cfg(
+            "res-hugetlb",
+            set(
+                "/linux/resources/hugepageLimits",
+                json!([{"pageSize": "2MB", "limit": 4194304}]),
+            ),
+        ),
+        cfg(
+            "res-network",
+            set(
+                "/linux/resources/network",
+                json!({"classID": 1048577, "priorities": [{"name": "lo", "priority": 2}]}),
+            ),
+        ),
+        cfg(
+            "res-rdma",
+            set(
+                "/linux/resources/rdma",
+                json!({"mlx5_0": {"hcaHandles": 3, "hcaObjects": 100}}),
+            ),
+        ),
+        cfg(
+            "res-memory-kernel",
+            set(
+                "/linux/resources/memory",
+                json!({"limit": 104857600, "kernel": 52428800, "kernelTCP": 10485760}),
+            ),
+        ),
+        cfg(
+            "res-memory-oom-disabled",
+            set(
+                "/linux/resources/memory",
+                json!({"limit": 104857600, "disableOOMKiller": true}),
+            ),
+        ),
+        cfg(
+            "res-cpu-rt",
+            set(
+                "/linux/resources/cpu",
+                json!({"realtimeRuntime": 0, "realtimePeriod": 1000000}),
+            ),
+        ),
+        cfg(
             "res-unified-on-v1",
             set(
                 "/linux/resources/unified",
