@@ -820,40 +820,29 @@ fn flag_cases() -> Vec<Case> {
             read("{dir}/log"),
         ],
     );
-    c(
-        "debug-log-json",
-        Config::Edit(sv(&["echo", "hi"]), None),
-        Status::None,
-        vec![
-            run(&[
-                "--debug",
-                "--log",
-                "{dir}/log",
-                "--log-format",
-                "json",
-                "run",
-                "{id}",
-            ]),
-            read("{dir}/log"),
-        ],
-    );
-    c(
-        "debug-error",
-        Config::Edit(sv(&["/nonexistent"]), None),
-        Status::None,
-        vec![
-            run(&[
-                "--debug",
-                "--log",
-                "{dir}/log",
-                "--log-format",
-                "json",
-                "run",
-                "{id}",
-            ]),
-            read("{dir}/log"),
-        ],
-    );
+    // A run that works and one whose init fails, logged as JSON.
+    for (name, args) in [
+        ("debug-log-json", &["echo", "hi"][..]),
+        ("debug-error", &["/nonexistent"]),
+    ] {
+        c(
+            name,
+            Config::Edit(sv(args), None),
+            Status::None,
+            vec![
+                run(&[
+                    "--debug",
+                    "--log",
+                    "{dir}/log",
+                    "--log-format",
+                    "json",
+                    "run",
+                    "{id}",
+                ]),
+                read("{dir}/log"),
+            ],
+        );
+    }
     // A terminal container: the pty's owner (the process's user), mode,
     // consoleSize and /dev/console, as the container sees them.
     for (name, user) in [("terminal", (0, 0)), ("terminal-user", (1000, 1000))] {
