@@ -124,11 +124,16 @@ fn mask(set: &Option<Capabilities>) -> u64 {
         .fold(0u64, |m, i| m | (1u64 << i))
 }
 
+/// The kernel's highest capability, read once (create asked for it once
+/// per capability name, 13 reads of the file for runc's default config).
 fn last_cap() -> u8 {
-    crate::mountinfo::read_proc("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        crate::mountinfo::read_proc("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 /// Drops every capability not in the bounding set. Needs CAP_SETPCAP, so it runs
