@@ -28,15 +28,20 @@ struct Config {
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
 
-pub fn init(file: Option<PathBuf>, format: LogFormat, debug: bool) {
+/// `first_free`: the lowest fd the sink may take. fds 3..first_free go to
+/// the container (--preserve-fds, LISTEN_FDS); a closed one among them must
+/// stay closed, not become our log file in the container.
+pub fn init(file: Option<PathBuf>, format: LogFormat, debug: bool, first_free: u32) {
+    use std::os::fd::AsRawFd;
     // runc opens --log at start: the file exists even when nothing is logged.
     let sink = match &file {
         Some(p) => std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(p)
-            .ok(),
-        None => stderr_copy(),
+            .ok()
+            .and_then(|f| dup_from(f.as_raw_fd(), first_free)),
+        None => dup_from(2, first_free),
     };
     let _ = CONFIG.set(Config {
         file,
@@ -47,12 +52,13 @@ pub fn init(file: Option<PathBuf>, format: LogFormat, debug: bool) {
     });
 }
 
-/// fd 2 duplicated close-on-exec above the fds a caller may pass on
-/// (--preserve-fds counts from 3, so the copy takes the first free one).
-fn stderr_copy() -> Option<std::fs::File> {
+/// `fd` duplicated close-on-exec at `min` or above (the original, if ours,
+/// closes when its File drops).
+fn dup_from(fd: i32, min: u32) -> Option<std::fs::File> {
     use std::os::fd::FromRawFd;
+    let min = i32::try_from(min.max(3)).ok()?;
     // SAFETY: F_DUPFD_CLOEXEC makes a new fd that only this File owns.
-    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    let fd = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
     // SAFETY: as above; fd is ours and open.
     (fd >= 0).then(|| unsafe { std::fs::File::from_raw_fd(fd) })
 }

@@ -64,11 +64,16 @@ fn main() {
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
-            logging::init(None, cli::LogFormat::Text, false);
+            logging::init(None, cli::LogFormat::Text, false, 3);
             usage::parse_error(e, &args)
         }
     };
-    logging::init(cli.log.clone(), cli.log_format, cli.debug);
+    logging::init(
+        cli.log.clone(),
+        cli.log_format,
+        cli.debug,
+        first_free_fd(&cli),
+    );
     if let Some(p) = &cli.criu {
         criu::set_binary(p.clone());
     }
@@ -143,4 +148,17 @@ fn dispatch(g: &Global, command: Command) -> anyhow::Result<i32> {
         Command::Checkpoint(a) => checkpoint::checkpoint(g, &a).map(|_| 0),
         Command::Restore(a) => restore::restore(g, &a),
     }
+}
+
+/// The lowest fd tong may open for itself and hold: 3.. up to it are the
+/// caller's fds that the container's process gets.
+fn first_free_fd(cli: &Cli) -> u32 {
+    use crate::container::listen_fds;
+    let passed = match &cli.command {
+        Some(cli::Command::Create(a)) => a.preserve_fds.saturating_add(listen_fds()),
+        Some(cli::Command::Run(a)) => a.create.preserve_fds.saturating_add(listen_fds()),
+        Some(cli::Command::Exec(a)) => a.preserve_fds,
+        _ => 0,
+    };
+    passed.saturating_add(3)
 }

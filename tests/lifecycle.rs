@@ -531,6 +531,70 @@ fn preserve_fds_and_no_fd_leaks() {
     }
 }
 
+/// A closed fd inside 3..3+N stays closed: tong's own fds (its --log file,
+/// its copy of stderr) are held above the ones `--preserve-fds N` hands on,
+/// so none of them lands in the container in the gap.
+#[test]
+fn preserve_fds_gap_stays_closed() {
+    require_root!();
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let ctx = Ctx::new("lc-fdgap");
+    let f3 = ctx.work.join("fd3.txt");
+    std::fs::write(&f3, "from-fd-3\n").unwrap();
+    for with_log in [false, true] {
+        let mut b = ctx.bundle("");
+        b.args(&["sleep", "1000"]);
+        b.save();
+        let id = ctx.id(if with_log { "log" } else { "nolog" });
+        ctx.tong.track(&id);
+        let log = ctx.work.join(format!("{id}.log"));
+        let mut c = ctx.tong.command();
+        if with_log {
+            c.arg("--log").arg(&log);
+        }
+        c.args(["create", "--preserve-fds", "3", "--bundle"])
+            .arg(&b.dir)
+            .arg(&id);
+        let a = std::fs::File::open(&f3).unwrap();
+        let ra = a.as_raw_fd();
+        // SAFETY: only async-signal-safe fcntl/dup2/close calls in the child.
+        unsafe {
+            c.pre_exec(move || {
+                let x = libc::fcntl(ra, libc::F_DUPFD, 100);
+                if x < 0 || libc::dup2(x, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(x);
+                libc::close(4);
+                libc::close(5);
+                Ok(())
+            });
+        }
+        ctx.tong
+            .exec(c, "create with a gap in --preserve-fds")
+            .success();
+        drop(a);
+        ctx.tong.start(&id).success();
+        let pid = ctx.tong.pid(&id);
+        wait_until("sleep exec'd", Duration::from_secs(10), || {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep"))
+        });
+        let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        fds.sort();
+        assert_eq!(
+            fds,
+            ["0", "1", "2", "3"],
+            "fds 4 and 5 were closed in the caller (with --log: {with_log})"
+        );
+        ctx.tong.delete_force(&id).success();
+        assert_clean_simple(&ctx.tong, &id, &b, &[pid]);
+    }
+}
+
 #[test]
 fn no_new_keyring_flag() {
     require_root!();

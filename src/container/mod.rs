@@ -15,7 +15,7 @@ mod start;
 pub use create::{create, create_with, load_plan, CreateOpts, Launch};
 pub use delete::{delete, signal_all};
 pub use exec::{exec, ExecOpts};
-pub use spawn::Spawner;
+pub use spawn::{listen_fds, Spawner};
 pub use start::start;
 
 use anyhow::{Context, Result};

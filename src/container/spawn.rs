@@ -30,18 +30,23 @@ pub struct InitSpawner {
     pub console: Option<OwnedFd>,
 }
 
-/// fds 3.. that go to the container: --preserve-fds plus systemd's LISTEN_FDS.
-fn kept_fds(preserve_fds: u32) -> (u32, Vec<String>) {
-    let listen: u32 = std::env::var("LISTEN_FDS")
+/// systemd's socket activation: LISTEN_FDS fds after --preserve-fds' go on.
+pub fn listen_fds() -> u32 {
+    std::env::var("LISTEN_FDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// fds 3.. that go to the container: --preserve-fds plus systemd's LISTEN_FDS.
+fn kept_fds(preserve_fds: u32) -> (u32, Vec<String>) {
+    let listen = listen_fds();
     let env = if listen > 0 {
         vec![format!("LISTEN_FDS={listen}"), "LISTEN_PID=1".to_string()]
     } else {
         Vec::new()
     };
-    (preserve_fds + listen, env)
+    (preserve_fds.saturating_add(listen), env)
 }
 
 /// The idmapped trees, `sync::MAX_FDS` a message; our copies close after.
