@@ -1,9 +1,10 @@
 //! Link-time layout of the tong binary, for a smaller resident set (see
 //! docs/bench/NOTES.md, "Peak RSS"). Only tong's own binaries are affected.
 //!
-//! - `-z pack-relative-relocs`: a static-pie relocates itself at start-up;
-//!   RELR packs its ~12 000 relative relocations into ~4 KiB instead of the
-//!   280 KiB of `.rela.dyn` that every start read. Needs glibc ≥ 2.36.
+//! - `-z pack-relative-relocs`: only a position-independent build has
+//!   relative relocations (the default is a fixed-address executable, see
+//!   .cargo/config.toml); for a static-pie RELR packs its ~12 000 into ~4 KiB
+//!   instead of the 280 KiB of `.rela.dyn` every start reads. Needs glibc ≥ 2.36.
 //! - `link/hot-symbols.txt`: the functions a lifecycle runs (recorded by
 //!   `hack/order-symbols`) are laid out first and together (see
 //!   `hot_layout`), so the kernel's 64 KiB fault-around maps those pages and

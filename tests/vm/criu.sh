@@ -83,9 +83,32 @@ wait_until() {
 	while [ $t -gt 0 ]; do "$@" && return 0; sleep 0.2; t=$((t - 1)); done
 	return 1
 }
-# (60 s: after a pre-dump or a dump that leaves it running, the counter has
-# been seen to pause for a while in the TCG guest, with runc and tong alike)
-grows() { local n; n=$(count "$1"); wait_until 60 test "$(count "$1")" -gt "$n"; }
+# In the TCG guest a CRIU-restored or pre-dumped counter has now and then
+# stood still for a minute or more, its `sleep 0.2` in hrtimer_nanosleep,
+# with runc and tong alike: a timer of the guest's, not a runtime's doing.
+# After 60 s the sleeping tasks and their timers are printed, and a counter
+# that goes on within 5 minutes passes with that stall said aloud; one that
+# never does fails.
+grows() {
+	local n t0=$SECONDS; n=$(count "$1")
+	wait_until 60 test "$(count "$1")" -gt "$n" && return 0
+	stall_diag
+	wait_until 240 test "$(count "$1")" -gt "$n" || return 1
+	info "stall: the counter in $(basename "$1") stood still for $((SECONDS - t0)) s, then went on"
+}
+stall_diag() {
+	local cg p
+	info "stall: no count for 60 s; $(grep -m1 '^now at' /proc/timer_list), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	for cg in /sys/fs/cgroup/*/cgroup.procs; do
+		[ -s "$cg" ] || continue
+		case $cg in */system.slice/* | */init.scope/* | */user.slice/*) continue ;; esac
+		info "stall:   $(dirname "$cg"): $(paste -sd' ' "$(dirname "$cg")/cgroup.events") freeze=$(cat "$(dirname "$cg")/cgroup.freeze" 2>&1)"
+		for p in $(cat "$cg"); do
+			info "stall:     $p $(ps -o stat=,wchan:22=,args= -p "$p") syscall $(cut -d' ' -f1-3 /proc/$p/syscall 2>&1)"
+		done
+	done
+	awk '/^cpu:/ {c=$0} /hrtimer_wakeup/ {w=1; next} w && /expires/ {print "info stall:   " c " hrtimer_wakeup" $0; w=0}' /proc/timer_list | head -12
+}
 has() { [ -e "$1" ]; }
 at_least() { test "$(count "$1")" -ge "$2"; }
 
