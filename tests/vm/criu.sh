@@ -97,14 +97,28 @@ grows() {
 	info "stall: the counter in $(basename "$1") stood still for $((SECONDS - t0)) s, then went on"
 }
 stall_diag() {
-	local cg p
-	info "stall: no count for 60 s; $(grep -m1 '^now at' /proc/timer_list), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
-	for cg in /sys/fs/cgroup/*/cgroup.procs; do
-		[ -s "$cg" ] || continue
+	local cg p procs loc1 loc2
+	info "stall: no count for 60 s; $(grep -m1 '^now at' /proc/timer_list), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource), load $(cut -d' ' -f1-4 /proc/loadavg)"
+	# Each CPU's local timer interrupts over 2 s: a CPU whose count stands
+	# still has lost its timer (its hrtimers, a sleeper's too, never fire).
+	loc1=$(awk '/LOC:/ {for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) printf "%s ", $i}' /proc/interrupts); sleep 2
+	loc2=$(awk '/LOC:/ {for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) printf "%s ", $i}' /proc/interrupts)
+	info "stall:   local timer interrupts per cpu: $loc1 -> $loc2 (2 s)"
+	# Each CPU's next timer event against now (negative: overdue).
+	awk '/^now at/ {now=$3} /^cpu:/ {cpu=$2}
+		/\.expires_next/ {n=sprintf("cpu %s: next hrtimer in %.1f ms", cpu, ($3-now)/1e6)}
+		/\.tick_stopped/ {print "info stall:   " n ", tick stopped " $3}
+		/^Per CPU device:/ {dev=$4} /^Clock Event Device:/ {name=$4}
+		/^ next_event:/ {printf "info stall:   cpu %s %s: next event in %.1f ms\n", dev, name, ($2-now)/1e6}' /proc/timer_list
+	# The container's processes (cgroupfs files read as size 0: test the content).
+	for cg in $(find /sys/fs/cgroup -mindepth 2 -name cgroup.procs); do
 		case $cg in */system.slice/* | */init.scope/* | */user.slice/*) continue ;; esac
+		procs=$(cat "$cg" 2>/dev/null)
+		[ -n "$procs" ] || continue
 		info "stall:   $(dirname "$cg"): $(paste -sd' ' "$(dirname "$cg")/cgroup.events") freeze=$(cat "$(dirname "$cg")/cgroup.freeze" 2>&1)"
-		for p in $(cat "$cg"); do
-			info "stall:     $p $(ps -o stat=,wchan:22=,args= -p "$p") syscall $(cut -d' ' -f1-3 /proc/$p/syscall 2>&1)"
+		for p in $procs; do
+			info "stall:     $p $(ps -o stat=,psr=,wchan:22=,args= -p "$p") syscall $(cut -d' ' -f1-3 /proc/$p/syscall 2>&1)"
+			info "stall:       stack: $(paste -sd' ' /proc/$p/stack 2>&1 | cut -c1-300)"
 		done
 	done
 	awk '/^cpu:/ {c=$0} /hrtimer_wakeup/ {w=1; next} w && /expires/ {print "info stall:   " c " hrtimer_wakeup" $0; w=0}' /proc/timer_list | head -12
