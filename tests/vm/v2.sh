@@ -45,22 +45,10 @@ for t in config_fields mounts namespaces resources rootless; do run_tests $t; do
 run_tests notify
 tong=$(hack/tong-path "$profile" tong)
 conf=$(hack/tong-path "$profile" tong-conformance)
-# The guest's kernel (Debian's 6.1) and file systems differ from this host's:
-# what they cannot do is expected here too, with the reason.
-guest_expected() {
-	grep -v '^runtime/ops/cpu-affinity-reset ' "conformance/expected/$1.txt"
-	echo 'runtime/ops/cpu-affinity-reset # flaky in the guest: runc 1.1.5 has no reset, but on pure v2 its cgroup join widens the affinity anyway'
-	if [ "$1" = tong ]; then
-		for t in config/mounts/idmap-mappings config/mounts/idmap-container-userns config/mounts/ridmap-submounts; do
-			echo "$t # the guest's tmpfs /tmp on kernel 6.1 has no idmapped mounts (tmpfs gained them in 6.3)"
-		done
-	fi
-}
 for rt in tong runc; do
 	t0=$SECONDS
-	guest_expected $rt >/tmp/expected-$rt.txt
 	bin=$tong; [ $rt = runc ] && bin=$(command -v runc)
-	"$conf" --runtime "$bin" --jobs 2 --expected /tmp/expected-$rt.txt >/tmp/conf-$rt.log 2>&1 || {
+	"$conf" --runtime "$bin" --jobs 2 --expected conformance/expected/$rt.txt >/tmp/conf-$rt.log 2>&1 || {
 		echo "FAIL conformance $rt:"; grep -Ev '^(PASS|SKIP) ' /tmp/conf-$rt.log | tail -40; rc=1; }
 	echo "---- conformance $rt: $(grep -c '^PASS ' /tmp/conf-$rt.log) passed, $(grep -c '^SKIP ' /tmp/conf-$rt.log) skipped, $((SECONDS - t0))s"
 done

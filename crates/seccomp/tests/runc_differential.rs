@@ -173,6 +173,15 @@ fn run_probe(
     let mut argv = vec!["/probe"];
     argv.extend_from_slice(args);
     cfg["process"]["args"] = json!(argv);
+    // i386 brk(0xffffffff) (args -1 through int 0x80) moves a 64-bit task's
+    // break up to 4 GiB when the memory is there, and that result reads as
+    // errno 1: it depends on free memory (a 4 GiB guest), not on the filter.
+    // A data limit set by runc, outside both filters, makes it fail alike.
+    let data = 256u64 << 20;
+    cfg["process"]["rlimits"]
+        .as_array_mut()
+        .expect("runc spec has process.rlimits")
+        .push(json!({"type": "RLIMIT_DATA", "hard": data, "soft": data}));
     match seccomp {
         Some(s) => cfg["linux"]["seccomp"] = s.clone(),
         None => {

@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod helpers;
 pub mod json;
 pub mod mountinfo;
+pub mod mountprobe;
 pub mod procs;
 pub mod rootfs;
 pub mod skip;

@@ -18,7 +18,8 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{json, Value};
 
 use crate::env::Env;
-use crate::{ensure, fail, note, probe, skip, Context, Res};
+use crate::{ensure, fail, note, skip, Context, Res};
+use tong_testkit::mountprobe;
 
 const HOST_ID: u32 = 100_000;
 const MAP_LEN: u32 = 65_536;
@@ -369,7 +370,7 @@ fn idmap_volume(b: &B) -> Res {
     fs::create_dir_all(&vol).ctx("mkdir volume")?;
     fs::write(vol.join("f"), "hostfile\n").ctx("write")?;
     std::os::unix::fs::chown(vol.join("f"), Some(1000), Some(1000)).ctx("chown")?;
-    if let Err(e) = probe::idmap(&vol) {
+    if let Err(e) = mountprobe::idmap(&vol) {
         skip!("the kernel cannot idmap {}: {e}", vol.display());
     }
     let (_, join) = sandbox(b)?;
@@ -425,7 +426,7 @@ fn rro(b: &B) -> Res {
         .is_ok_and(|s| s.success());
     ensure!(ok, "mount tmpfs on {}", sub.display());
     let r = (|| {
-        if let Err(e) = probe::rro(&src) {
+        if let Err(e) = mountprobe::rro(&src) {
             skip!("the kernel cannot make a mount tree read-only recursively: {e}");
         }
         let bundle = b.rootfs("c", None)?;

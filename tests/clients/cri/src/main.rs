@@ -15,7 +15,6 @@
 mod bundle;
 mod cri;
 mod env;
-mod probe;
 mod scenarios;
 mod stream;
 
@@ -81,16 +80,18 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        "idmap-probe" if args.len() == 2 => match probe::idmap(std::path::Path::new(&args[1])) {
-            Ok(()) => {
-                println!("supported");
-                ExitCode::SUCCESS
+        "idmap-probe" if args.len() == 2 => {
+            match tong_testkit::mountprobe::idmap(std::path::Path::new(&args[1])) {
+                Ok(()) => {
+                    println!("supported");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    println!("{e}");
+                    ExitCode::from(1)
+                }
             }
-            Err(e) => {
-                println!("{e}");
-                ExitCode::from(1)
-            }
-        },
+        }
         "scenario" | "cleanup" | "status" => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -1,4 +1,4 @@
-//! Kernel probes with the real system calls (no guessing from versions):
+//! Mount probes with the real system calls (no guessing from versions):
 //! can a mount of this filesystem be idmapped, can a tree be made read-only
 //! recursively (mount_setattr, Linux 5.12+). Both work on a detached copy of
 //! the mount (open_tree OPEN_TREE_CLONE), so nothing on the host changes.
@@ -8,6 +8,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
+
+use nix::libc;
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
