@@ -160,6 +160,12 @@ fn resource_errors_as_runc() {
             let o = ctx.rt(k).run(&b, &id, &[]);
             assert_ne!(o.code, 0, "{k:?} {name}: accepted");
             assert!(o.stderr.contains(words), "{k:?} {name}: {}", o.stderr);
+            // runc's config validator refuses a swap memory.swap.max cannot
+            // express before anything is made: its words, with no init prefix.
+            if !words.is_empty() {
+                let line = format!("run failed: {words}\"");
+                assert!(o.stderr.contains(&line), "{k:?} {name}: {}", o.stderr);
+            }
             assert!(
                 !cg_dir(&format!("/{id}")).exists(),
                 "{k:?} {name}: cgroup left behind"

@@ -103,6 +103,19 @@ impl Cgroup {
         self
     }
 
+    /// What runc's config validator refuses on this host before anything is
+    /// made: on pure v2 a memory+swap limit memory.swap.max cannot express
+    /// (runc's words, without the init's prefix).
+    pub fn validate(&self, r: Option<&LinuxResources>) -> Result<()> {
+        if self.hier.has_v1() {
+            return Ok(());
+        }
+        if let Some(m) = r.and_then(|r| r.memory().as_ref()) {
+            v2::swap_max(m.swap(), m.limit())?;
+        }
+        Ok(())
+    }
+
     /// On v1 the cpuset cgroup is made with the cpus and mems of `r` (runc
     /// writes them when it makes the cgroup, before any task joins).
     pub fn with_cpuset(mut self, r: Option<&LinuxResources>) -> Cgroup {

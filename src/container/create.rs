@@ -186,6 +186,7 @@ impl<'a> Launch<'a> {
         let cg = Cgroup::open(&self.container.state.cgroup_path, self.opts.id, false)?
             .with_scope(plan.systemd.clone())
             .with_cpuset(resources(plan));
+        cg.validate(resources(plan))?;
         // Before the guard owns it: a failure must not tear down someone
         // else's cgroup.
         cg.check_existing()?;
