@@ -18,7 +18,7 @@ t0=$SECONDS
 # One retry of each part (criu.sh, each client): CRIU under TCG has had
 # one-off failures with either runtime; a failure that comes back is real.
 if ! tests/vm/criu.sh; then
-	echo "---- criu.sh failed; once more (intermittent CRIU stalls under TCG)"
+	echo "---- criu.sh failed; once more (CRIU under TCG)"
 	tests/vm/criu.sh || rc=1
 fi
 echo "---- criu.sh: $((SECONDS - t0))s"
